@@ -1,0 +1,1 @@
+"""Definitions of the discharge model, one folder per domain."""

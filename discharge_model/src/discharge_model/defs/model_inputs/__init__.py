@@ -1,0 +1,1 @@
+"""Model inputs: landing-zone data brought onto the model's grid."""

@@ -1,0 +1,53 @@
+"""Model-grid inputs: the landing-zone terrain averaged onto the model grid, and per-cell attributes."""
+
+import tempfile
+from pathlib import Path
+
+import polars as pl
+from dagster import AssetExecutionContext, AssetIn, Config, asset
+from pydantic import Field
+
+from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
+from shared.assets.landing_zone import DEMO_TERRAIN
+from shared.k8s import K8sOpTags
+from shared.rasters.handles import CogFile, StoredRaster
+from shared.resources.platform import RASTER_IO_MANAGER
+
+
+class ModelGridConfig(Config):
+    """The model grid's cell size."""
+
+    cell_size_m: float = Field(default=100.0, gt=0, description="Model grid cell size in metres.")
+
+
+@asset(
+    key=MODEL_GRID_ELEVATION,
+    ins={"terrain": AssetIn(key=DEMO_TERRAIN)},
+    io_manager_key=RASTER_IO_MANAGER,
+    op_tags=K8sOpTags.small(env={"GDAL_CACHEMAX": "256"}),
+    kinds={"cog", "gdal"},
+    description="Terrain averaged onto the model grid (COG).",
+)
+def model_grid_elevation(
+    context: AssetExecutionContext, config: ModelGridConfig, terrain: StoredRaster
+) -> CogFile:
+    """Average the landing-zone terrain onto the model grid."""
+    from discharge_model.defs.model_inputs.grid import aggregate_to_grid
+
+    cog = aggregate_to_grid(terrain, config.cell_size_m, Path(tempfile.mkdtemp(prefix="model-grid-")))
+    context.log.info(f"model grid at {config.cell_size_m} m written to {cog}")
+    return CogFile(cog)
+
+
+@asset(
+    key=MODEL_CELL_ATTRIBUTES,
+    ins={"grid": AssetIn(key=MODEL_GRID_ELEVATION)},
+    op_tags=K8sOpTags.small(),
+    kinds={"parquet", "polars"},
+    description="Static attributes per model cell: elevation and slope.",
+)
+def model_cell_attributes(grid: StoredRaster) -> pl.DataFrame:
+    """Static attributes per model cell, the LSTM's static inputs."""
+    from discharge_model.defs.model_inputs.grid import cell_attributes
+
+    return cell_attributes(grid)

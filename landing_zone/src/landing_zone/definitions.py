@@ -1,0 +1,14 @@
+"""The ``landing_zone`` code location: one definitions root, assets from ``defs/`` per domain.
+
+Only light modules are imported here; GDAL/rasterio load inside the asset functions.
+"""
+
+from dagster import Definitions
+
+from landing_zone.defs.elevation import demo_assets
+from shared.resources.platform import platform_resources
+
+defs = Definitions(
+    assets=[demo_assets.terrain, demo_assets.terrain_tile_statistics],
+    resources=platform_resources(),
+)

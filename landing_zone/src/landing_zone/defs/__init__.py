@@ -1,0 +1,1 @@
+"""Definitions of the landing zone, one folder per domain."""

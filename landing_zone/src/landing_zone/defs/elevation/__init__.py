@@ -1,0 +1,1 @@
+"""Elevation domain: terrain rasters and their statistics."""

@@ -1,0 +1,1 @@
+"""IO managers that store assets under the storage layout contract: Parquet tables and COG rasters."""

@@ -1,0 +1,79 @@
+"""The base of the platform's IO managers: asset key and partitions to storage keys, one place.
+
+Subclasses decide the file format; this class decides *where* (the layout contract) and how inputs that
+span several upstream partitions are enumerated.
+"""
+
+from typing import Any, get_args, get_origin
+
+from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+
+from shared.io_managers.partitions import partition_dimensions
+from shared.resources.storage import StorageResource
+from shared.storage import ObjectNotFoundError, Storage, object_key
+
+
+class UnsupportedAnnotationError(TypeError):
+    """An input or output is annotated with a type the IO manager cannot produce or store."""
+
+
+class StorageIOManager(ConfigurableIOManager):
+    """Stores one object per asset partition under the storage root."""
+
+    storage: ResourceDependency[StorageResource]
+
+    extension: str = "bin"
+
+    @property
+    def store(self) -> Storage:
+        return self.storage.get_storage()
+
+    def output_key(self, context: OutputContext) -> str:
+        """The object key of the partition being written; one object per materialised partition."""
+        partition = None
+        if context.has_asset_partitions:
+            keys = context.asset_partition_keys
+            if len(keys) != 1:
+                raise ValueError(
+                    f"{context.asset_key.to_user_string()}: one output cannot be stored as {len(keys)} "
+                    "partitions; run the partitions one by one (single-run backfills are not supported)"
+                )
+            partition = partition_dimensions(context.asset_partitions_def, keys[0])
+        return object_key(context.asset_key.path, partition, self.extension)
+
+    def require(self, key: str, context: InputContext) -> None:
+        """Fail with the asset and URI named when an upstream object is missing."""
+        if not self.store.exists(key):
+            raise ObjectNotFoundError(
+                f"{context.asset_key.to_user_string()}: nothing stored at {self.store.uri(key)}; "
+                "materialise the upstream asset (partition) first"
+            )
+
+    def input_keys(self, context: InputContext) -> dict[str, str]:
+        """``{partition key: object key}`` of every upstream partition the input asks for.
+
+        Unpartitioned inputs give one entry keyed by the empty string.
+        """
+        asset_path = context.asset_key.path
+        if not context.has_asset_partitions:
+            return {"": object_key(asset_path, None, self.extension)}
+        partitions_def = context.asset_partitions_def
+        return {
+            key: object_key(asset_path, partition_dimensions(partitions_def, key), self.extension)
+            for key in context.asset_partition_keys
+        }
+
+
+def input_annotation(context: InputContext) -> Any:
+    """The Python type the consuming function asked for (``Any`` when unannotated)."""
+    return context.dagster_type.typing_type
+
+
+def split_mapping_annotation(annotation: Any) -> tuple[bool, Any]:
+    """``(True, X)`` for ``dict[str, X]`` (one value per upstream partition), else ``(False, annotation)``."""
+    if get_origin(annotation) is dict:
+        key_type, value_type = get_args(annotation) or (str, Any)
+        if key_type is not str:
+            raise UnsupportedAnnotationError(f"partition mappings are keyed by str, not {key_type!r}")
+        return True, value_type
+    return False, annotation

@@ -1,0 +1,120 @@
+"""Raster IO manager: stores finished COGs atomically and hands downstream a path GDAL opens.
+
+The asset writes its COG locally (block-wise, see :mod:`shared.rasters.cog`) and returns a
+:class:`CogFile` or a ``Path``; the manager checks it really is a georeferenced COG, uploads it in one
+atomic step and records what an analyst needs (CRS, bounds, resolution, dtype, size, overviews, URI).
+Loading never reads pixels: inputs get a :class:`StoredRaster` (or its GDAL path as ``str``).
+"""
+
+import time
+from pathlib import Path
+from typing import Any
+
+from dagster import InputContext, MetadataValue, OutputContext
+
+from shared.io_managers.base import (
+    StorageIOManager,
+    UnsupportedAnnotationError,
+    input_annotation,
+    split_mapping_annotation,
+)
+from shared.io_managers.metadata import object_metadata
+from shared.rasters.cog import RasterDescription, describe_raster
+from shared.rasters.handles import CogFile, StoredRaster
+
+SUPPORTED_INPUTS = "StoredRaster, str (the GDAL path) or dict[str, one of those] for several partitions"
+
+
+class NotACogError(ValueError):
+    """What an asset handed over is not a georeferenced Cloud Optimized GeoTIFF."""
+
+
+class RasterIOManager(StorageIOManager):
+    """Stores each asset partition as ``{asset path}/{dim=value...}/part.tif``."""
+
+    extension: str = "tif"
+
+    def handle_output(self, context: OutputContext, obj: Any) -> None:
+        if obj is None:
+            return
+        cog = _as_cog_file(obj, context)
+        description = _checked_description(cog.path, context)
+        key = self.output_key(context)
+        started = time.perf_counter()
+        info = self.store.put_file(cog.path, key)
+        if cog.remove_after_store:
+            cog.path.unlink(missing_ok=True)
+        context.add_output_metadata(
+            object_metadata(info, time.perf_counter() - started)
+            | raster_metadata(description)
+            | {"gdal_path": MetadataValue.text(self.store.gdal_path(key))}
+        )
+
+    def load_input(self, context: InputContext) -> Any:
+        per_partition, annotation = split_mapping_annotation(input_annotation(context))
+        if annotation not in (StoredRaster, str, Any, None):
+            raise UnsupportedAnnotationError(
+                f"input {context.name!r} (asset {context.asset_key.to_user_string()}) is annotated "
+                f"{annotation!r}; the raster IO manager loads {SUPPORTED_INPUTS}"
+            )
+        keys = self.input_keys(context)
+        if len(keys) > 1 and not per_partition:
+            raise UnsupportedAnnotationError(
+                f"input {context.name!r} spans {len(keys)} partitions of "
+                f"{context.asset_key.to_user_string()}: annotate it dict[str, StoredRaster]"
+            )
+        loaded = {partition: self._load_one(key, annotation, context) for partition, key in keys.items()}
+        return loaded if per_partition else next(iter(loaded.values()))
+
+    def _load_one(self, key: str, annotation: Any, context: InputContext) -> StoredRaster | str:
+        self.require(key, context)
+        stored = StoredRaster(
+            uri=self.store.uri(key),
+            gdal_path=self.store.gdal_path(key),
+            gdal_options=self.store.gdal_options(),
+        )
+        return stored.gdal_path if annotation is str else stored
+
+
+def raster_metadata(description: RasterDescription) -> dict[str, Any]:
+    """Metadata of a raster as plain values (JSON for the tuples) so the UI can show and compare it."""
+    return {
+        "crs": MetadataValue.text(description.crs),
+        "bounds": MetadataValue.json(list(description.bounds)),
+        "resolution": MetadataValue.json(list(description.resolution)),
+        "dtype": MetadataValue.text(description.dtype),
+        "size": MetadataValue.text(f"{description.width}x{description.height}x{description.band_count}"),
+        "nodata": MetadataValue.text("none" if description.nodata is None else repr(description.nodata)),
+        "overview_levels": MetadataValue.json(list(description.overview_levels)),
+        "block_size": MetadataValue.json(list(description.block_size)),
+    }
+
+
+def _as_cog_file(obj: Any, context: OutputContext) -> CogFile:
+    if isinstance(obj, CogFile):
+        return obj
+    if isinstance(obj, str | Path):
+        return CogFile(Path(obj), remove_after_store=False)
+    raise UnsupportedAnnotationError(
+        f"{context.asset_key.to_user_string()}: the raster IO manager stores a finished local COG given "
+        f"as CogFile or Path, not {type(obj).__name__}"
+    )
+
+
+def _checked_description(path: Path, context: OutputContext) -> RasterDescription:
+    """Describe the COG and refuse what would break readers: not a COG, no CRS, no file."""
+    asset = context.asset_key.to_user_string()
+    if not path.is_file():
+        raise FileNotFoundError(f"{asset}: the COG to store does not exist: {path}")
+    try:
+        description = describe_raster(path)
+    except Exception as error:
+        raise NotACogError(f"{asset}: {path} is not a readable raster: {error}") from error
+    if not description.is_cog:
+        raise NotACogError(
+            f"{asset}: {path} has layout {description.layout}, not COG; write it with "
+            "shared.rasters.cog.copy_to_cog"
+        )
+    if not description.crs:
+        raise NotACogError(f"{asset}: {path} has no CRS; readers could not place it")
+    return description

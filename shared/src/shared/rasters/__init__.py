@@ -1,0 +1,1 @@
+"""Raster helpers: describing and writing Cloud Optimized GeoTIFFs (rasterio imported lazily)."""

@@ -1,0 +1,62 @@
+"""The resource set of a code location, chosen by one variable: ``PLATFORM_ENV`` (local | production).
+
+local (default): storage under ``PLATFORM_STORAGE_URL`` or ``./.data``; no server needed.
+production: ``PLATFORM_STORAGE_URL`` must be set (an ``s3://`` URL) and is read through ``EnvVar`` so the
+Dagster UI shows where the value comes from; S3 endpoint, region and credentials come from the
+standard AWS variables or the pod's IAM role.
+"""
+
+import os
+from pathlib import Path
+from typing import Any
+
+from dagster import EnvVar
+
+from shared.io_managers.parquet import ParquetIOManager
+from shared.io_managers.raster import RasterIOManager
+from shared.resources.duckdb_checks import DuckDBChecksResource
+from shared.resources.storage import StorageResource
+
+ENVIRONMENT_VARIABLE = "PLATFORM_ENV"
+STORAGE_URL_VARIABLE = "PLATFORM_STORAGE_URL"
+DEFAULT_LOCAL_ROOT = ".data"
+
+STORAGE = "storage"
+PARQUET_IO_MANAGER = "parquet_io_manager"
+RASTER_IO_MANAGER = "raster_io_manager"
+DUCKDB = "duckdb"
+
+
+def platform_environment() -> str:
+    """``local`` or ``production``; anything else is a configuration error named here."""
+    environment = os.environ.get(ENVIRONMENT_VARIABLE, "local").strip().lower()
+    if environment not in {"local", "production"}:
+        raise ValueError(f"{ENVIRONMENT_VARIABLE}={environment!r}: expected 'local' or 'production'")
+    return environment
+
+
+def storage_resource() -> StorageResource:
+    """The storage root for the current environment."""
+    if platform_environment() == "production":
+        if not os.environ.get(STORAGE_URL_VARIABLE, "").startswith("s3://"):
+            raise ValueError(f"production needs {STORAGE_URL_VARIABLE}=s3://bucket/prefix")
+        return StorageResource(url=EnvVar(STORAGE_URL_VARIABLE))
+    local_root = os.environ.get(STORAGE_URL_VARIABLE) or str(Path.cwd() / DEFAULT_LOCAL_ROOT)
+    return StorageResource(url=local_root)
+
+
+def platform_resources(storage: StorageResource | None = None) -> dict[str, Any]:
+    """Every resource the code locations use, all sharing one storage root.
+
+    The default ``io_manager`` is the Parquet one, so tables need no ``io_manager_key``; rasters name
+    ``raster_io_manager``.
+    """
+    storage = storage or storage_resource()
+    parquet = ParquetIOManager(storage=storage)
+    return {
+        STORAGE: storage,
+        "io_manager": parquet,
+        PARQUET_IO_MANAGER: parquet,
+        RASTER_IO_MANAGER: RasterIOManager(storage=storage),
+        DUCKDB: DuckDBChecksResource(storage=storage),
+    }
