@@ -1,0 +1,58 @@
+"""Session fixtures: a real SeaweedFS S3 server on loopback and per-test storage roots."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from shared.resources.storage import StorageResource
+from shared.testing.seaweedfs import SeaweedFS, run_seaweedfs
+
+TEST_BUCKET = "platform-test"
+
+
+@pytest.fixture(scope="session")
+def seaweedfs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SeaweedFS]:
+    """One SeaweedFS for the session; the process environment acts as the pipeline identity.
+
+    boto3, GDAL and polars all read the standard AWS variables, exactly as in a production pod.
+    """
+    with run_seaweedfs(tmp_path_factory.mktemp("seaweedfs"), buckets=[TEST_BUCKET]) as server:
+        saved = {name: os.environ.get(name) for name in server.env()}
+        os.environ.update(server.env())
+        try:
+            yield server
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+@pytest.fixture
+def s3_url(seaweedfs: SeaweedFS, request: pytest.FixtureRequest) -> str:
+    """A fresh ``s3://`` storage root per test, so tests never see each other's objects."""
+    return f"s3://{TEST_BUCKET}/{request.node.name[:40].replace('[', '-').rstrip(']')}-{uuid.uuid4().hex[:8]}"
+
+
+@pytest.fixture
+def s3_storage(s3_url: str) -> StorageResource:
+    return StorageResource(url=s3_url)
+
+
+@pytest.fixture
+def local_storage(tmp_path: Path) -> StorageResource:
+    return StorageResource(url=str(tmp_path / "storage"))
+
+
+@pytest.fixture(params=["local", "s3"])
+def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> StorageResource:
+    """Run a test against both flavours of storage."""
+    if request.param == "local":
+        return StorageResource(url=str(tmp_path / "storage"))
+    return StorageResource(url=request.getfixturevalue("s3_url"))
