@@ -41,7 +41,6 @@ def frame_for(region: str) -> pl.DataFrame:
     return pl.DataFrame({"region": [region] * 3, "value": [1.0, 2.0, 3.0]})
 
 
-
 def make_regional():
     @asset(partitions_def=REGIONS, key=["hydro", "regional"])
     def regional(context) -> pl.DataFrame:
@@ -70,8 +69,10 @@ def test_partitioned_round_trip_and_metadata(any_storage):
     assert [column.name for column in metadata["dagster/column_schema"].schema.columns] == ["region", "value"]
     assert metadata["bytes"].value == storage.stat("hydro/regional/partition=wisla/part.parquet").size
     assert metadata["uri"].value.endswith("hydro/regional/partition=wisla/part.parquet")
-    stored = pl.read_parquet(storage.polars_path("downstream/partition=wisla/part.parquet"),
-                             storage_options=storage.polars_options())
+    stored = pl.read_parquet(
+        storage.polars_path("downstream/partition=wisla/part.parquet"),
+        storage_options=storage.polars_options(),
+    )
     assert stored["value"].to_list() == [2.0, 4.0, 6.0]
 
 
@@ -86,7 +87,10 @@ def test_zstd_compression_is_used(local_storage):
 
 def test_multi_partitioned_layout(any_storage):
     grid = MultiPartitionsDefinition(
-        {"region": StaticPartitionsDefinition(["odra"]), "tile": StaticPartitionsDefinition(["N34-12", "N34-13"])}
+        {
+            "region": StaticPartitionsDefinition(["odra"]),
+            "tile": StaticPartitionsDefinition(["N34-12", "N34-13"]),
+        }
     )
 
     @asset(partitions_def=grid, key=["elevation", "dtm", "converted_index"])
@@ -97,7 +101,9 @@ def test_multi_partitioned_layout(any_storage):
     key = MultiPartitionKey({"region": "odra", "tile": "N34-12"})
     assert materialize([converted], partition_key=key, resources=resources(any_storage)).success
     stored = any_storage.get_storage().list("elevation/dtm/converted_index/")
-    assert [info.key for info in stored] == ["elevation/dtm/converted_index/region=odra/tile=N34-12/part.parquet"]
+    assert [info.key for info in stored] == [
+        "elevation/dtm/converted_index/region=odra/tile=N34-12/part.parquet"
+    ]
 
 
 def test_loading_several_upstream_partitions(any_storage):
@@ -142,12 +148,17 @@ def test_lazyframe_output_is_streamed_and_loaded_lazily(any_storage):
     result = materialize([lazy_source, lazy_consumer], resources=resources(any_storage))
     assert isinstance(got["plan"], pl.LazyFrame)
     assert got["sum"] == sum(x**2 for x in range(10))
-    assert result.asset_materializations_for_node("lazy_source")[0].metadata["dagster/row_count"].value == 100_000
+    assert (
+        result.asset_materializations_for_node("lazy_source")[0].metadata["dagster/row_count"].value
+        == 100_000
+    )
 
 
 def test_pydantic_models_round_trip_with_stable_schema(any_storage):
     gauges = [
-        Gauge(gauge_id="g1", area_km2=12.5, active=True, opened=datetime(2001, 5, 1, tzinfo=UTC), river="Odra"),
+        Gauge(
+            gauge_id="g1", area_km2=12.5, active=True, opened=datetime(2001, 5, 1, tzinfo=UTC), river="Odra"
+        ),
         Gauge(gauge_id="g2", area_km2=3.0, active=False, opened=datetime(1999, 1, 1, tzinfo=UTC)),
     ]
 
@@ -169,8 +180,13 @@ def test_pydantic_models_round_trip_with_stable_schema(any_storage):
     assert got["models"] == gauges
     assert got["empty"].height == 0
     assert got["empty"].schema == pl.Schema(
-        {"gauge_id": pl.String, "area_km2": pl.Float64, "active": pl.Boolean,
-         "opened": pl.Datetime("us", "UTC"), "river": pl.String}
+        {
+            "gauge_id": pl.String,
+            "area_km2": pl.Float64,
+            "active": pl.Boolean,
+            "opened": pl.Datetime("us", "UTC"),
+            "river": pl.String,
+        }
     )
 
 
@@ -191,7 +207,9 @@ def test_missing_upstream_fails_with_the_uri(any_storage):
 
     with pytest.raises(ObjectNotFoundError, match=r"never/materialised/part\.parquet"):
         materialize(
-            [AssetSpec(["never", "materialised"]), reader], resources=resources(any_storage), selection=[reader.key]
+            [AssetSpec(["never", "materialised"]), reader],
+            resources=resources(any_storage),
+            selection=[reader.key],
         )
 
 
@@ -204,7 +222,7 @@ def test_wrong_input_annotation_fails_before_reading(local_storage):
     def wants_dict(table: dict) -> None: ...
 
     materialize([table], resources=resources(local_storage))
-    with pytest.raises(UnsupportedAnnotationError, match="input 'table'.*annotated"):
+    with pytest.raises(UnsupportedAnnotationError, match=r"input 'table'.*annotated"):
         materialize([table, wants_dict], resources=resources(local_storage), selection=[wants_dict.key])
 
 
@@ -213,6 +231,6 @@ def test_unsupported_output_type_is_refused(local_storage):
     def numbers() -> list:
         return [1, 2, 3]
 
-    with pytest.raises(UnsupportedAnnotationError, match="cannot store list as Parquet"):
+    with pytest.raises(UnsupportedAnnotationError, match=r"cannot store list as Parquet"):
         materialize([numbers], resources=resources(local_storage))
     assert list(local_storage.get_storage().list()) == []

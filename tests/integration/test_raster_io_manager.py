@@ -79,7 +79,9 @@ def test_window_read_through_vsis3_fetches_a_small_fraction(seaweedfs, s3_url, t
                 got["window"] = dataset.read(1, window=Window(1024, 1024, 256, 256))
 
         assert materialize(
-            [AssetSpec(big.key), window_reader], resources=resources(through_proxy), selection=[window_reader.key]
+            [AssetSpec(big.key), window_reader],
+            resources=resources(through_proxy),
+            selection=[window_reader.key],
         ).success
         fetched = proxy.bytes_to_client
 
@@ -143,4 +145,6 @@ def test_missing_raster_names_the_uri(local_storage):
     def reader(absent: StoredRaster) -> None: ...
 
     with pytest.raises(FileNotFoundError, match=r"absent/dem/part\.tif"):
-        materialize([AssetSpec(["absent", "dem"]), reader], resources=resources(local_storage), selection=[reader.key])
+        materialize(
+            [AssetSpec(["absent", "dem"]), reader], resources=resources(local_storage), selection=[reader.key]
+        )

@@ -18,7 +18,9 @@ MIB = 1024 * 1024
     [(3, 1), (20, 4)],
     ids=["single-put", "multipart"],
 )
-def test_upload_cut_midway_keeps_previous_object_and_no_partial(seaweedfs, s3_url, tmp_path, size_mib, cut_after_mib):
+def test_upload_cut_midway_keeps_previous_object_and_no_partial(
+    seaweedfs, s3_url, tmp_path, size_mib, cut_after_mib
+):
     direct = S3Storage(s3_url, endpoint_url=seaweedfs.endpoint_url, multipart_chunk_mib=5)
     previous = tmp_path / "previous.bin"
     previous.write_bytes(b"p" * (2 * MIB))
@@ -28,7 +30,7 @@ def test_upload_cut_midway_keeps_previous_object_and_no_partial(seaweedfs, s3_ur
 
     with tcp_proxy(seaweedfs.endpoint_url, cut_after_upload_bytes=cut_after_mib * MIB) as proxy:
         flaky = S3Storage(s3_url, endpoint_url=proxy.endpoint_url, multipart_chunk_mib=5)
-        with pytest.raises(StorageError, match="upload of .* failed"):
+        with pytest.raises(StorageError, match=r"upload of .* failed"):
             flaky.put_file(replacement, "dem/part.tif")
         assert proxy.cut_connections >= 1
 

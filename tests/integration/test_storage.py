@@ -28,9 +28,9 @@ def test_put_get_exists_list_delete(any_storage, tmp_path):
 
 def test_missing_object_error_names_the_uri(any_storage, tmp_path):
     storage = any_storage.get_storage()
-    with pytest.raises(ObjectNotFoundError, match="missing/part.parquet"):
+    with pytest.raises(ObjectNotFoundError, match=r"missing/part.parquet"):
         storage.get_bytes("missing/part.parquet")
-    with pytest.raises(ObjectNotFoundError, match="missing/part.parquet"):
+    with pytest.raises(ObjectNotFoundError, match=r"missing/part.parquet"):
         storage.get_file("missing/part.parquet", tmp_path / "x")
     with pytest.raises(ObjectNotFoundError):
         storage.stat("missing/part.parquet")
@@ -38,14 +38,14 @@ def test_missing_object_error_names_the_uri(any_storage, tmp_path):
 
 @pytest.mark.parametrize("key", ["../escape.txt", "/abs/path.txt", "a/../../b.txt", "a\\b.txt", ""])
 def test_keys_cannot_escape_the_root(any_storage, key):
-    with pytest.raises(StorageError, match="not a relative key"):
+    with pytest.raises(StorageError, match=r"not a relative key"):
         any_storage.get_storage().put_bytes(b"x", key)
 
 
 def test_failed_writer_keeps_previous_object_and_leaves_no_partial(any_storage):
     storage = any_storage.get_storage()
     storage.put_bytes(b"previous", "t/part.parquet")
-    with pytest.raises(RuntimeError, match="asset failed"), storage.writer("t/part.parquet") as path:
+    with pytest.raises(RuntimeError, match=r"asset failed"), storage.writer("t/part.parquet") as path:
         path.write_bytes(b"half-writ")
         raise RuntimeError("asset failed while writing")
     assert storage.get_bytes("t/part.parquet") == b"previous"

@@ -27,8 +27,14 @@ def write_plain_gtiff(directory: Path, crs: str | None = "EPSG:2180") -> Path:
     """A striped, non-COG GeoTIFF: what a careless asset might hand over."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / "plain.tif"
-    profile = {"driver": "GTiff", "width": 64, "height": 64, "count": 1, "dtype": "float32",
-               "transform": from_origin(0, 64, 1, 1)}
+    profile = {
+        "driver": "GTiff",
+        "width": 64,
+        "height": 64,
+        "count": 1,
+        "dtype": "float32",
+        "transform": from_origin(0, 64, 1, 1),
+    }
     if crs:
         profile["crs"] = crs
     with rasterio.open(path, "w", **profile) as dataset:

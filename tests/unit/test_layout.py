@@ -1,12 +1,20 @@
 import pytest
-from dagster import DailyPartitionsDefinition, DynamicPartitionsDefinition, MultiPartitionsDefinition, StaticPartitionsDefinition
+from dagster import (
+    DailyPartitionsDefinition,
+    DynamicPartitionsDefinition,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
+)
 
 from shared.io_managers.partitions import partition_dimensions
 from shared.storage.layout import InvalidLayoutError, object_key
 
 
 def test_unpartitioned_key_is_asset_path_plus_part():
-    assert object_key(["elevation", "dtm", "wfs_index"], None, "parquet") == "elevation/dtm/wfs_index/part.parquet"
+    assert (
+        object_key(["elevation", "dtm", "wfs_index"], None, "parquet")
+        == "elevation/dtm/wfs_index/part.parquet"
+    )
 
 
 def test_multi_partition_folders_are_sorted_by_dimension():

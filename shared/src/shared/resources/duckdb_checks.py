@@ -41,9 +41,15 @@ class SqlCheck(BaseModel, frozen=True):
     max_offending_rows: int = Field(default=0, ge=0)
     sample_size: int = Field(default=20, ge=1)
 
-    def spec(self, asset: AssetKey) -> AssetCheckSpec:
+    def spec(self, asset: AssetKey, partitions_def: PartitionsDefinition | None = None) -> AssetCheckSpec:
         """The Dagster check spec; ``blocking`` stops downstream assets when the check fails."""
-        return AssetCheckSpec(self.name, asset=asset, description=self.description, blocking=self.blocking)
+        return AssetCheckSpec(
+            self.name,
+            asset=asset,
+            description=self.description,
+            blocking=self.blocking,
+            partitions_def=partitions_def,
+        )
 
 
 class DuckDBChecksResource(DuckDBResource):
@@ -79,7 +85,7 @@ class DuckDBChecksResource(DuckDBResource):
 
 def _evaluate(connection: Any, asset: AssetKey, check: SqlCheck, total_rows: int) -> AssetCheckResult:
     try:
-        offending = connection.execute(check.sql.format(table=CHECKED_TABLE)).pl()
+        offending = connection.sql(check.sql.format(table=CHECKED_TABLE)).pl()
     except Exception as error:
         raise ValueError(f"check {check.name!r} on {asset.to_user_string()}: SQL failed: {error}") from error
     sample = offending.head(check.sample_size)

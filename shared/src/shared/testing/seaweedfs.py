@@ -20,7 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -112,7 +112,8 @@ def run_seaweedfs(
     workdir.mkdir(parents=True, exist_ok=True)
     who = {name: S3Identity(name, actions) for name, actions in identities}
     config_path = workdir / "s3.json"
-    config_path.write_text(json.dumps({"identities": [_identity_json(identity) for identity in who.values()]}))
+    identities_json = [_identity_json(identity) for identity in who.values()]
+    config_path.write_text(json.dumps({"identities": identities_json}))
     ports = dict(zip(_PORTED_SERVICES, free_port_pairs(len(_PORTED_SERVICES)), strict=True))
     log_path = workdir / "weed.log"
     with log_path.open("wb") as log:
@@ -162,7 +163,7 @@ def _wait_ready(server: SeaweedFS, timeout_s: float) -> None:
         if server.process.poll() is not None:
             break
         try:
-            urllib.request.urlopen(server.endpoint_url, timeout=1)  # noqa: S310 - loopback only
+            urllib.request.urlopen(server.endpoint_url, timeout=1)
         except urllib.error.HTTPError:
             try:
                 server.client().list_buckets()
@@ -209,7 +210,5 @@ if __name__ == "__main__":  # pragma: no cover - manual local S3 mode
     with run_seaweedfs(Path(tempfile.mkdtemp(prefix="seaweedfs-")), buckets=[bucket]) as running:
         print(json.dumps({"bucket": bucket, **running.env()}, indent=2))
         print("SeaweedFS running; Ctrl-C to stop.")
-        try:
+        with suppress(KeyboardInterrupt):
             running.process.wait()
-        except KeyboardInterrupt:
-            pass
