@@ -6,7 +6,13 @@ span several upstream partitions are enumerated.
 
 from typing import Any, get_args, get_origin
 
-from dagster import ConfigurableIOManager, InputContext, OutputContext, ResourceDependency
+from dagster import (
+    ConfigurableIOManager,
+    DagsterInvariantViolationError,
+    InputContext,
+    OutputContext,
+    ResourceDependency,
+)
 
 from shared.io_managers.partitions import partition_dimensions
 from shared.resources.storage import StorageResource
@@ -65,8 +71,14 @@ class StorageIOManager(ConfigurableIOManager):
 
 
 def input_annotation(context: InputContext) -> Any:
-    """The Python type the consuming function asked for (``Any`` when unannotated)."""
-    return context.dagster_type.typing_type
+    """The Python type the consuming function asked for.
+
+    ``Any`` when unannotated, and when a notebook or script builds the context without a type.
+    """
+    try:
+        return context.dagster_type.typing_type
+    except DagsterInvariantViolationError:
+        return Any
 
 
 def split_mapping_annotation(annotation: Any) -> tuple[bool, Any]:

@@ -107,6 +107,19 @@ class Storage(ABC):
         return self.stat(key)
 
     @contextmanager
+    def local_copy(self, key: str) -> Iterator[Path]:
+        """Yield a local file holding the object, for readers that are fastest on local files.
+
+        The default downloads into a temporary directory removed afterwards; local storage yields the
+        stored file itself.
+        """
+        staging = Path(tempfile.mkdtemp(prefix="platform-read-"))
+        try:
+            yield self.get_file(key, staging / PurePosixPath(key).name)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    @contextmanager
     def writer(self, key: str) -> Iterator[Path]:
         """Yield a local path to write; on success it is stored under ``key``, on error nothing changes.
 

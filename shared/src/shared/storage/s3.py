@@ -27,14 +27,19 @@ _MISSING_CODES = {"404", "NoSuchKey", "NotFound"}
 
 
 class S3Storage(Storage):
-    """Objects under ``s3://bucket/prefix``; endpoint and region are plain configuration, not secrets."""
+    """Objects under ``s3://bucket/prefix``; endpoint and region are plain configuration, not secrets.
+
+    Files up to ``multipart_chunk_mib`` go up in one PUT, larger ones in parts of that size, uploaded
+    ``max_concurrency`` at a time: 64 MiB parts measured fastest against SeaweedFS (1.25 s for 200 MB
+    against 1.53 s with boto3's 8 MiB default) and are within AWS's recommended range.
+    """
 
     def __init__(
         self,
         url: str,
         endpoint_url: str | None = None,
         region: str | None = None,
-        multipart_chunk_mib: int = 16,
+        multipart_chunk_mib: int = 64,
         max_concurrency: int = 8,
     ) -> None:
         parsed = urlparse(url)
