@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
-from dagster import DagsterInstance, materialize
+from dagster import AssetKey, AssetsDefinition, DagsterInstance, materialize
 
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
 from shared.resources.platform import platform_resources
@@ -107,3 +107,29 @@ def test_storage_resource_is_shared_by_all_io_managers(tmp_path):
     resources = platform_resources(StorageResource(url=str(tmp_path)))
     assert resources["io_manager"].storage is resources["storage"]
     assert resources["raster_io_manager"].storage is resources["storage"]
+
+
+def test_every_asset_is_sized_described_and_registered():
+    """Every asset carries a K8s size tag, a description and a key from the shared registry."""
+    from discharge_model.definitions import defs as discharge_defs
+    from landing_zone.definitions import defs as landing_defs
+    from shared.assets import discharge_model as discharge_keys
+    from shared.assets import landing_zone as landing_keys
+    from shared.k8s import SIZE_TAG, pool_of
+
+    registry = {
+        value
+        for module in (landing_keys, discharge_keys)
+        for value in vars(module).values()
+        if isinstance(value, AssetKey)
+    }
+    for defs in (landing_defs, discharge_defs):
+        for assets_def in defs.assets:
+            if not isinstance(assets_def, AssetsDefinition):
+                continue  # an AssetSpec of the other location, sized there
+            tags = assets_def.op.tags
+            assert SIZE_TAG in tags, f"{assets_def.key.to_user_string()} has no size tag"
+            assert pool_of(tags).name == tags[SIZE_TAG]
+            for key in assets_def.keys:
+                assert key in registry, f"{key.to_user_string()} is not in shared/assets"
+                assert assets_def.specs_by_key[key].description
