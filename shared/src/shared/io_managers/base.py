@@ -4,7 +4,7 @@ Subclasses decide the file format; this class decides *where* (the layout contra
 span several upstream partitions are enumerated.
 """
 
-from typing import Any, get_args, get_origin
+from typing import Any, ClassVar, get_args, get_origin
 
 from dagster import (
     ConfigurableIOManager,
@@ -28,7 +28,8 @@ class StorageIOManager(ConfigurableIOManager):
 
     storage: ResourceDependency[StorageResource]
 
-    extension: str = "bin"
+    extension: ClassVar[str] = "bin"
+    """File extension of stored objects; each subclass names its format's."""
 
     @property
     def store(self) -> Storage:

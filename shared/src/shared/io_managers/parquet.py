@@ -9,11 +9,11 @@ frame annotation, the partitions are concatenated in partition order.
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import polars as pl
 from dagster import InputContext, OutputContext
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from shared.io_managers.base import (
     StorageIOManager,
@@ -39,7 +39,7 @@ class CorruptParquetError(ValueError):
 class ParquetIOManager(StorageIOManager):
     """Stores each asset partition as ``{asset path}/{dim=value...}/part.parquet`` (zstd)."""
 
-    extension: str = "parquet"
+    extension: ClassVar[str] = "parquet"
     compression_level: int = Field(default=3, description="zstd level; 3 balances speed and size.")
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
@@ -72,7 +72,7 @@ class ParquetIOManager(StorageIOManager):
             annotation = context.dagster_type.typing_type
             if is_model_list(annotation):
                 return models_to_frame(obj, model_of(annotation))
-            if obj and all(type(item) is type(obj[0]) for item in obj) and hasattr(obj[0], "model_fields"):
+            if obj and isinstance(obj[0], BaseModel) and all(type(item) is type(obj[0]) for item in obj):
                 return models_to_frame(obj, type(obj[0]))
         raise UnsupportedAnnotationError(
             f"{context.asset_key.to_user_string()}: cannot store {type(obj).__name__} as Parquet; return a "

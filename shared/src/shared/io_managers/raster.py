@@ -8,7 +8,7 @@ Loading never reads pixels: inputs get a :class:`StoredRaster` (or its GDAL path
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from dagster import InputContext, MetadataValue, OutputContext
 
@@ -32,7 +32,7 @@ class NotACogError(ValueError):
 class RasterIOManager(StorageIOManager):
     """Stores each asset partition as ``{asset path}/{dim=value...}/part.tif``."""
 
-    extension: str = "tif"
+    extension: ClassVar[str] = "tif"
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:

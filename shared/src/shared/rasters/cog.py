@@ -84,7 +84,9 @@ def copy_to_cog(source: str | Path, destination: Path, **overrides: Any) -> Path
     return destination
 
 
-def tiled_gtiff_profile(width: int, height: int, dtype: str, crs: str, transform: Any, nodata: float) -> dict:
+def tiled_gtiff_profile(
+    width: int, height: int, dtype: str, crs: Any, transform: Any, nodata: float
+) -> dict[str, Any]:
     """Profile of the intermediate tiled GTiff that assets write block-wise before :func:`copy_to_cog`."""
     return {
         "driver": "GTiff",

@@ -140,32 +140,24 @@ class S3Storage(Storage):
             head = self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
         except Exception as error:
             raise self._translate(error, key, "stat") from error
-        return ObjectInfo(
-            key=key,
-            uri=self.uri(key),
-            size=int(head["ContentLength"]),
-            modified=head["LastModified"],
-            etag=str(head.get("ETag", "")).strip('"') or None,
-        )
+        return self._info(key, head["ContentLength"], head)
 
     def list(self, prefix: str = "") -> Iterator[ObjectInfo]:
         root = f"{self.prefix}/" if self.prefix else ""
         paginator = self.client.get_paginator("list_objects_v2")
         for page in paginator.paginate(Bucket=self.bucket, Prefix=root + prefix):
             for item in page.get("Contents", []):
-                key = item["Key"][len(root) :]
-                yield ObjectInfo(
-                    key=key,
-                    uri=self.uri(key),
-                    size=int(item["Size"]),
-                    modified=item["LastModified"],
-                    etag=str(item.get("ETag", "")).strip('"') or None,
-                )
+                yield self._info(item["Key"][len(root) :], item["Size"], item)
 
     def delete(self, key: str) -> bool:
         existed = self.exists(key)
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
         return existed
+
+    def _info(self, key: str, size: int, response: dict[str, Any]) -> ObjectInfo:
+        """An :class:`ObjectInfo` from a HEAD response or a listing entry (they name the size differently)."""
+        etag = str(response.get("ETag", "")).strip('"') or None
+        return ObjectInfo(key, self.uri(key), int(size), response["LastModified"], etag)
 
     def _translate(self, error: Exception, key: str, action: str) -> StorageError:
         """Map botocore's errors onto ours, keeping the URI in the message."""

@@ -52,7 +52,6 @@ def terrain(context: AssetExecutionContext, config: TerrainConfig) -> CogFile:
     """Write the terrain block-wise into a tiled GTiff, then copy it into a COG with overviews."""
     import rasterio
     from rasterio.transform import from_origin
-    from rasterio.windows import Window
 
     from landing_zone.defs.elevation.synthetic_terrain import NODATA, TerrainGrid, terrain_block
     from shared.rasters.cog import copy_to_cog, tiled_gtiff_profile
@@ -64,7 +63,6 @@ def terrain(context: AssetExecutionContext, config: TerrainConfig) -> CogFile:
     profile = tiled_gtiff_profile(grid.width, grid.height, "float32", TERRAIN_CRS, transform, NODATA)
     with rasterio.open(staging, "w", **profile) as dataset:
         for _, window in dataset.block_windows(1):
-            assert isinstance(window, Window)
             block = terrain_block(grid, window.row_off, window.col_off, window.height, window.width)
             dataset.write(block, 1, window=window)
     cog = copy_to_cog(staging, workdir / "terrain.tif")
