@@ -1,0 +1,64 @@
+"""Build a whole sample region into a folder: sources as providers publish them, and the truth."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from landing_zone.sample_region.elevation_source import write_elevation
+from landing_zone.sample_region.hydrography_source import write_rivers
+from landing_zone.sample_region.hydrology import delineate_gauges
+from landing_zone.sample_region.spec import CRS, RegionSpec
+from landing_zone.sample_region.stations import write_stations
+from landing_zone.sample_region.terrain import region_model
+
+log = logging.getLogger(__name__)
+MANIFEST = "truth/manifest.json"
+
+
+def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
+    """Write every source and the truth manifest; returns the manifest."""
+    from landing_zone.sample_region.grib import default_run_times, write_forecast_runs
+    from landing_zone.sample_region.satellite import default_months, write_satellite
+
+    out.mkdir(parents=True, exist_ok=True)
+    model = region_model(spec)
+    manifest: dict[str, Any] = {"region": _region_entry(spec)}
+    steps = [
+        ("elevation", lambda: write_elevation(spec, out)),
+        ("rivers", lambda: write_rivers(spec, out, model.rivers)),
+        ("stations", lambda: _stations(spec, out, model)),
+        ("forecasts", lambda: {"files": [str(p.relative_to(out)) for p in
+                                         write_forecast_runs(spec, out / "forecasts", default_run_times(spec))]}),
+        ("satellite", lambda: {f"v{v}": str(write_satellite(spec, out / "satellite" / f"v{v}",
+                                                            default_months(spec, v)).relative_to(out)) for v in (1, 2)}),
+    ]
+    for name, step in steps:
+        started = time.perf_counter()
+        manifest[name] = step()
+        log.info("%s written in %.1f s", name, time.perf_counter() - started)
+    manifest["planted_sinks"] = [vars(sink) for sink in model.sinks]
+    path = out / MANIFEST
+    path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    return manifest
+
+
+def _stations(spec: RegionSpec, out: Path, model: Any) -> dict[str, Any]:
+    gauges = delineate_gauges(spec, model.rivers, out / "truth" / "dtm.tif")
+    entry = write_stations(spec, out, gauges)
+    entry["gauges"] = [
+        {"code": g.code, "name": g.name, "river_id": g.river_id, "x": g.x, "y": g.y, "area_km2": round(g.area_km2, 4)}
+        for g in gauges
+    ]
+    return entry
+
+
+def _region_entry(spec: RegionSpec) -> dict[str, Any]:
+    return {
+        "name": spec.name, "size": spec.size, "seed": spec.seed, "crs": CRS, "bounds": list(spec.bounds),
+        "cell_size_m": spec.cell_size, "tile_size_m": spec.tile_size_m, "start": spec.start.isoformat(),
+        "end": spec.end.isoformat(),
+    }
