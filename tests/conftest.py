@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyproj  # noqa: F401 - before anything imports ecCodes, whose bundled PROJ otherwise breaks pyproj
 import pytest
 
 from shared.resources.storage import StorageResource

@@ -12,9 +12,22 @@ SEED = 7
 
 def build(out: Path, seed: int = SEED) -> Path:
     subprocess.run(
-        [sys.executable, "-m", "landing_zone.sample_region", "build", "--out", str(out), "--size", "small",
-         "--seed", str(seed)],
-        check=True, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "landing_zone.sample_region",
+            "build",
+            "--out",
+            str(out),
+            "--size",
+            "small",
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     return out
 

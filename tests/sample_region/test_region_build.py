@@ -24,9 +24,14 @@ def tiles(region: Path, product: str, version: int) -> list[dict]:
 
 def test_same_seed_gives_identical_files(small_region, tmp_path):
     again = build(tmp_path / "again")
+
     def digests(root):
-        return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-                for p in sorted(root.rglob("*")) if p.is_file()}
+        return {
+            str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*"))
+            if p.is_file()
+        }
+
     first, second = digests(small_region), digests(again)
     assert first.keys() == second.keys()
     assert [name for name in first if first[name] != second[name]] == []
@@ -103,12 +108,17 @@ def test_flow_follows_the_true_rivers_within_one_cell(small_region, manifest):
         dem, transform = dataset.read(1), dataset.transform
     flw = pyflwdir.from_dem(dem, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")
     for river in region_model(spec).rivers:
-        river_cells = {(int((spec.north - y) // spec.cell_size), int((x - spec.west) // spec.cell_size))
-                       for x, y in river.points}
+        river_cells = {
+            (int((spec.north - y) // spec.cell_size), int((x - spec.west) // spec.cell_size))
+            for x, y in river.points
+        }
         source = river.points[5]
         path = flw.path(xy=(np.array([source[0]]), np.array([source[1]])))[0][0]
         rows, cols = np.unravel_index(path, dem.shape)
-        mouth = (int((spec.north - river.mouth[1]) // spec.cell_size), int((river.mouth[0] - spec.west) // spec.cell_size))
+        mouth = (
+            int((spec.north - river.mouth[1]) // spec.cell_size),
+            int((river.mouth[0] - spec.west) // spec.cell_size),
+        )
         reached = False
         for row, col in zip(rows, cols, strict=True):
             near = any((row + dr, col + dc) in river_cells for dr in (-1, 0, 1) for dc in (-1, 0, 1))
@@ -152,7 +162,7 @@ def test_meteo_files_carry_the_planted_quirks(small_region, manifest):
     station = manifest["stations"]["meteo_stations"][0]["code"]
     files = sorted((small_region / "stations" / "meteo" / "v2").rglob(f"{station}_*.zip"))
     assert len(files) == 6
-    raw = (files[0].read_bytes())
+    raw = files[0].read_bytes()
     with zipfile.ZipFile(files[0]) as archive:
         payload = archive.read(archive.namelist()[0])
     assert "Wilgotność".encode("cp1250") in payload
@@ -163,23 +173,38 @@ def test_meteo_files_carry_the_planted_quirks(small_region, manifest):
     assert frame["Data"].is_duplicated().any()
     assert not frame["Data"].is_sorted()
     clean = pl.read_parquet(small_region / "truth" / "clean_series.parquet").filter(
-        (pl.col("station") == station) & (pl.col("variable") == "air_temperature_c"))
-    observed = frame.with_columns(date=pl.col("Data").str.to_date(), t=temperature).unique("date", keep="first")
+        (pl.col("station") == station) & (pl.col("variable") == "air_temperature_c")
+    )
+    observed = frame.with_columns(date=pl.col("Data").str.to_date(), t=temperature).unique(
+        "date", keep="first"
+    )
     joined = observed.join(clean, on="date")
     artefacts = pl.read_parquet(small_region / "truth" / "artefacts.parquet").filter(
-        (pl.col("station") == station) & (pl.col("variable") == "air_temperature_c"))
+        (pl.col("station") == station) & (pl.col("variable") == "air_temperature_c")
+    )
     ok = joined.join(artefacts, on="date", how="anti")
     assert (ok["t"] - ok["value"]).abs().median() < 0.3
     assert len(raw) > 0
 
 
 def test_v2_adds_the_last_year_and_revises_one_file(small_region, manifest):
-    v1 = {p.relative_to(small_region / "stations" / "meteo" / "v1") for p in (small_region / "stations/meteo/v1").rglob("*.zip")}
-    v2 = {p.relative_to(small_region / "stations" / "meteo" / "v2") for p in (small_region / "stations/meteo/v2").rglob("*.zip")}
+    v1 = {
+        p.relative_to(small_region / "stations" / "meteo" / "v1")
+        for p in (small_region / "stations/meteo/v1").rglob("*.zip")
+    }
+    v2 = {
+        p.relative_to(small_region / "stations" / "meteo" / "v2")
+        for p in (small_region / "stations/meteo/v2").rglob("*.zip")
+    }
     assert v1 < v2 and {p.parts[0] for p in v2 - v1} == {"2023"}
     revised = Path(manifest["stations"]["revised_in_v2"][0])
     name = Path(*revised.parts[2:])
-    assert (small_region / "stations/meteo/v1" / name).read_bytes() != (small_region / "stations/meteo/v2" / name).read_bytes()
+    assert (small_region / "stations/meteo/v1" / name).read_bytes() != (
+        small_region / "stations/meteo/v2" / name
+    ).read_bytes()
     unchanged = sorted(v1 - {name})
-    assert all((small_region / "stations/meteo/v1" / p).read_bytes() == (small_region / "stations/meteo/v2" / p).read_bytes()
-               for p in unchanged)
+    assert all(
+        (small_region / "stations/meteo/v1" / p).read_bytes()
+        == (small_region / "stations/meteo/v2" / p).read_bytes()
+        for p in unchanged
+    )

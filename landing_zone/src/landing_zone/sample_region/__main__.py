@@ -23,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     started = time.perf_counter()
     build_region(RegionSpec.for_size(args.size, args.seed), args.out)
-    print(f"sample region ({args.size}, seed {args.seed}) written to {args.out} in {time.perf_counter() - started:.1f} s")
+    seconds = time.perf_counter() - started
+    print(f"sample region ({args.size}, seed {args.seed}) written to {args.out} in {seconds:.1f} s")
     return 0
 
 

@@ -31,10 +31,26 @@ def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
         ("elevation", lambda: write_elevation(spec, out)),
         ("rivers", lambda: write_rivers(spec, out, model.rivers)),
         ("stations", lambda: _stations(spec, out, model)),
-        ("forecasts", lambda: {"files": [str(p.relative_to(out)) for p in
-                                         write_forecast_runs(spec, out / "forecasts", default_run_times(spec))]}),
-        ("satellite", lambda: {f"v{v}": str(write_satellite(spec, out / "satellite" / f"v{v}",
-                                                            default_months(spec, v)).relative_to(out)) for v in (1, 2)}),
+        (
+            "forecasts",
+            lambda: {
+                "files": [
+                    str(p.relative_to(out))
+                    for p in write_forecast_runs(spec, out / "forecasts", default_run_times(spec))
+                ]
+            },
+        ),
+        (
+            "satellite",
+            lambda: {
+                f"v{v}": str(
+                    write_satellite(spec, out / "satellite" / f"v{v}", default_months(spec, v)).relative_to(
+                        out
+                    )
+                )
+                for v in (1, 2)
+            },
+        ),
     ]
     for name, step in steps:
         started = time.perf_counter()
@@ -50,7 +66,14 @@ def _stations(spec: RegionSpec, out: Path, model: Any) -> dict[str, Any]:
     gauges = delineate_gauges(spec, model.rivers, out / "truth" / "dtm.tif")
     entry = write_stations(spec, out, gauges)
     entry["gauges"] = [
-        {"code": g.code, "name": g.name, "river_id": g.river_id, "x": g.x, "y": g.y, "area_km2": round(g.area_km2, 4)}
+        {
+            "code": g.code,
+            "name": g.name,
+            "river_id": g.river_id,
+            "x": g.x,
+            "y": g.y,
+            "area_km2": round(g.area_km2, 4),
+        }
         for g in gauges
     ]
     return entry
@@ -58,7 +81,13 @@ def _stations(spec: RegionSpec, out: Path, model: Any) -> dict[str, Any]:
 
 def _region_entry(spec: RegionSpec) -> dict[str, Any]:
     return {
-        "name": spec.name, "size": spec.size, "seed": spec.seed, "crs": CRS, "bounds": list(spec.bounds),
-        "cell_size_m": spec.cell_size, "tile_size_m": spec.tile_size_m, "start": spec.start.isoformat(),
+        "name": spec.name,
+        "size": spec.size,
+        "seed": spec.seed,
+        "crs": CRS,
+        "bounds": list(spec.bounds),
+        "cell_size_m": spec.cell_size,
+        "tile_size_m": spec.tile_size_m,
+        "start": spec.start.isoformat(),
         "end": spec.end.isoformat(),
     }

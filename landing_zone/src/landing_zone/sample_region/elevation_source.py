@@ -91,8 +91,9 @@ def write_elevation(spec: RegionSpec, out: Path) -> dict[str, Any]:
     true_paths = {product: out / "truth" / f"{product}.tif" for product in PRODUCTS}
     with _TrueRasters(spec, true_paths) as true_rasters:
         for slot in plans["dtm"].slots:
-            block = surface_block(spec, slot.row * spec.tile_cells, slot.col * spec.tile_cells,
-                                  spec.tile_cells, spec.tile_cells)
+            block = surface_block(
+                spec, slot.row * spec.tile_cells, slot.col * spec.tile_cells, spec.tile_cells, spec.tile_cells
+            )
             true_rasters.write(slot, {"dtm": block.dtm, "dsm": block.dsm})
             for product, values in (("dtm", block.dtm), ("dsm", block.dsm)):
                 _write_slot(spec, out / "elevation" / product, plans[product], slot, values)
@@ -111,7 +112,9 @@ def write_elevation(spec: RegionSpec, out: Path) -> dict[str, Any]:
     return truth
 
 
-def _write_slot(spec: RegionSpec, root: Path, plan: ElevationPlan, slot: TileSlot, values: np.ndarray) -> None:
+def _write_slot(
+    spec: RegionSpec, root: Path, plan: ElevationPlan, slot: TileSlot, values: np.ndarray
+) -> None:
     """The tile's v1 file (if published in v1) and its v2 file (if v2 changes it)."""
     rng = np.random.default_rng([spec.seed, 11, slot.row, slot.col])
     west = spec.west + slot.col * spec.tile_size_m
@@ -123,7 +126,9 @@ def _write_slot(spec: RegionSpec, root: Path, plan: ElevationPlan, slot: TileSlo
         write_tile(root / "tiles" / "v1" / tile_id, v1_values, west, north, spec.cell_size, variant, rng)
     if _changed_in_v2(plan, slot):
         good = variant if not variant.defect else GOOD_VARIANTS[(slot.row + slot.col) % len(GOOD_VARIANTS)]
-        write_tile(root / "tiles" / "v2" / _v2_tile_id(plan, slot), values, west, north, spec.cell_size, good, rng)
+        write_tile(
+            root / "tiles" / "v2" / _v2_tile_id(plan, slot), values, west, north, spec.cell_size, good, rng
+        )
 
 
 def _changed_in_v2(plan: ElevationPlan, slot: TileSlot) -> bool:
@@ -135,7 +140,11 @@ def _changed_in_v2(plan: ElevationPlan, slot: TileSlot) -> bool:
 
 
 def _v2_tile_id(plan: ElevationPlan, slot: TileSlot) -> str:
-    return slot.tile_id.replace(plan.renamed_in_v2, f"{plan.renamed_in_v2}N") if slot.sheet == plan.renamed_in_v2 else slot.tile_id
+    return (
+        slot.tile_id.replace(plan.renamed_in_v2, f"{plan.renamed_in_v2}N")
+        if slot.sheet == plan.renamed_in_v2
+        else slot.tile_id
+    )
 
 
 def _index_features(spec: RegionSpec, plan: ElevationPlan, version: int) -> list[dict[str, Any]]:
@@ -153,23 +162,34 @@ def _index_features(spec: RegionSpec, plan: ElevationPlan, version: int) -> list
         north = spec.north - slot.row * spec.tile_size_m
         bbox = [west, north - spec.tile_size_m, west + spec.tile_size_m, north]
         no_crs = variant.defect == "GeoTIFF without CRS and no CRS in the index"
-        features.append({
-            "type": "Feature",
-            "id": tile_id,
-            "geometry": {"type": "Polygon", "coordinates": [[
-                [bbox[0], bbox[1]], [bbox[2], bbox[1]], [bbox[2], bbox[3]], [bbox[0], bbox[3]], [bbox[0], bbox[1]]
-            ]]},
-            "properties": {
-                "tile_id": tile_id,
-                "map_sheet": sheet,
-                "region": spec.name,
-                "format": variant.format,
-                "url": f"tiles/v{2 if changed else 1}/{tile_id}.{variant.format}",
-                "crs": "" if no_crs else CRS,
-                "bbox": bbox,
-                "updated": (V2_PUBLISHED if changed else V1_PUBLISHED).isoformat(),
-            },
-        })
+        features.append(
+            {
+                "type": "Feature",
+                "id": tile_id,
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [
+                            [bbox[0], bbox[1]],
+                            [bbox[2], bbox[1]],
+                            [bbox[2], bbox[3]],
+                            [bbox[0], bbox[3]],
+                            [bbox[0], bbox[1]],
+                        ]
+                    ],
+                },
+                "properties": {
+                    "tile_id": tile_id,
+                    "map_sheet": sheet,
+                    "region": spec.name,
+                    "format": variant.format,
+                    "url": f"tiles/v{2 if changed else 1}/{tile_id}.{variant.format}",
+                    "crs": "" if no_crs else CRS,
+                    "bbox": bbox,
+                    "updated": (V2_PUBLISHED if changed else V1_PUBLISHED).isoformat(),
+                },
+            }
+        )
     return features
 
 

@@ -3,8 +3,8 @@
 A forecast is the generator's hourly truth on a coarse regular lat/lon grid (as NWP models publish),
 evaluated over a smooth model orography, plus an error that grows with lead time: forecasts are useful
 but not perfect, so that the platform can score them against the observations. Both parameters use WMO
-codes that cfgrib and GDAL name without local tables: 2 m temperature (``2t``, GDAL ``TMP``) and total
-precipitation accumulated from the run start (``tp``, GDAL ``APCP``).
+codes, so that cfgrib and GDAL both find them by name: 2 m temperature (ecCodes ``2t``, GDAL ``TMP``) and
+total precipitation accumulated from the run start (ecCodes ``tp``, GDAL ``APCP``).
 
 ecCodes is imported inside the functions: code-location servers import this module and must stay light.
 pyproj, on the contrary, is imported here on purpose: the ecCodes wheels preload their own PROJ into
@@ -14,7 +14,7 @@ the global symbol scope, and a pyproj loaded after that cannot find its database
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,15 @@ MODEL_OROGRAPHY_M = 200.0
 RUN_DAYS = 3
 BITS_PER_VALUE = 24
 DECIMAL_SCALE = 2  # values are rounded to 0.01 K and 0.01 mm, so decoding is exact and tp stays monotone
+T2M_ERROR_SD_K = 0.5
+T2M_ERROR_GROWTH_K_PER_H = 0.04
+TP_LOG_SD = 0.1  # spread of the lognormal factor on hourly precipitation, growing with lead time
+TP_LOG_SD_GROWTH_PER_H = 0.012
+ERROR_WAVELENGTH_DEG = 0.5
 ERROR_CLIP_SD = 3.0
+# ecCodes names the WMO total precipitation (0/1/8, accumulated) ``tp`` only under NCEP's local concepts
+# (ECMWF's own ``tp`` is 0/1/193 in metres): the messages say NCEP, as GFS-style products do.
+NCEP_CENTRE = 7
 
 
 @dataclass(frozen=True)
@@ -52,7 +60,9 @@ def default_run_times(spec: RegionSpec) -> list[dt.datetime]:
     """The four daily runs of the record's last three days (UTC)."""
     first = spec.end - dt.timedelta(days=RUN_DAYS - 1)
     days = [first + dt.timedelta(days=offset) for offset in range(RUN_DAYS)]
-    return [dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC) for day in days for hour in RUN_HOURS]
+    return [
+        dt.datetime(day.year, day.month, day.day, hour, tzinfo=dt.UTC) for day in days for hour in RUN_HOURS
+    ]
 
 
 def write_forecast_runs(spec: RegionSpec, out_dir: Path, run_times: Sequence[dt.datetime]) -> list[Path]:
@@ -65,11 +75,20 @@ def write_forecast_runs(spec: RegionSpec, out_dir: Path, run_times: Sequence[dt.
 def forecast_grid(spec: RegionSpec) -> LatLonGrid:
     """Grid points on multiples of the spacing that cover the region plus a margin."""
     to_wgs84 = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
-    west, south, east, north = to_wgs84.transform_bounds(*spec.bounds, densify_pts=21)
-    index = lambda value, rounding: int(rounding(round(value / GRID_STEP_DEG, 6)))  # noqa: E731
-    rows = np.arange(index(north + MARGIN_DEG, np.ceil), index(south - MARGIN_DEG, np.floor) - 1, -1)
-    cols = np.arange(index(west - MARGIN_DEG, np.floor), index(east + MARGIN_DEG, np.ceil) + 1)
+    west, south, east, north = to_wgs84.transform_bounds(
+        spec.west, spec.south, spec.east, spec.north, densify_pts=21
+    )
+    rows = np.arange(
+        _grid_index(north + MARGIN_DEG, np.ceil), _grid_index(south - MARGIN_DEG, np.floor) - 1, -1
+    )
+    cols = np.arange(_grid_index(west - MARGIN_DEG, np.floor), _grid_index(east + MARGIN_DEG, np.ceil) + 1)
     return LatLonGrid(lats=np.round(rows * GRID_STEP_DEG, 6), lons=np.round(cols * GRID_STEP_DEG, 6))
+
+
+def _grid_index(degrees: float, rounding: Callable[[float], float]) -> int:
+    """Position on the global grid of multiples of the spacing, rounded outwards; the inner rounding keeps
+    a bound that lies on a grid line (to float noise) from gaining a row."""
+    return int(rounding(round(degrees / GRID_STEP_DEG, 6)))
 
 
 def forecast_path(out_dir: Path, run: dt.datetime) -> Path:
@@ -84,7 +103,9 @@ def _as_utc(run: dt.datetime) -> dt.datetime:
     return run
 
 
-def _write_run(spec: RegionSpec, weather: WeatherGenerator, grid: LatLonGrid, run: dt.datetime, out_dir: Path) -> Path:
+def _write_run(
+    spec: RegionSpec, weather: WeatherGenerator, grid: LatLonGrid, run: dt.datetime, out_dir: Path
+) -> Path:
     temperature_k, precipitation_mm = _forecast_fields(spec, weather, grid, run)
     path = forecast_path(out_dir, run)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -98,23 +119,31 @@ def _write_run(spec: RegionSpec, weather: WeatherGenerator, grid: LatLonGrid, ru
 def _forecast_fields(
     spec: RegionSpec, weather: WeatherGenerator, grid: LatLonGrid, run: dt.datetime
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Temperature (K) and precipitation accumulated since the run (mm), ``(steps, lats, lons)``."""
+    """Temperature (K) and precipitation accumulated since the run (mm), ``(steps, lats, lons)``.
+
+    Errors are added to the hourly truth before accumulating (a positive factor per hour), so the
+    accumulation never decreases; values are rounded to what the packing stores exactly.
+    """
     lon, lat = np.meshgrid(grid.lons, grid.lats)
     x, y = Transformer.from_crs("EPSG:4326", CRS, always_xy=True).transform(lon.ravel(), lat.ravel())
-    start = np.datetime64(run.replace(tzinfo=None), "h")
     hours = np.arange(STEPS_H[-1] + 1)
-    truth = weather.hourly(x, y, np.full(x.shape, MODEL_OROGRAPHY_M), start + hours.astype("timedelta64[h]"))
+    times = np.datetime64(run.replace(tzinfo=None), "h") + hours.astype("timedelta64[h]")
+    truth = weather.hourly(x, y, np.full(x.shape, MODEL_OROGRAPHY_M), times)
     rng = np.random.default_rng([spec.seed, 8, int(f"{run:%Y%m%d%H}")])
-    u, v = (lon.ravel() - grid.lons[0]) / 0.5, (lat.ravel() - grid.lats[-1]) / 0.5
+    u, v = (
+        (lon.ravel() - grid.lons[0]) / ERROR_WAVELENGTH_DEG,
+        (lat.ravel() - grid.lats[-1]) / ERROR_WAVELENGTH_DEG,
+    )
     steps = np.asarray(STEPS_H)
-    temperature = truth["t2m_k"][steps] + (0.5 + 0.04 * steps)[:, None] * _error_field(rng, steps, u, v)
-    spread = (0.1 + 0.012 * hours[1:])[:, None]
+    temperature_sd = T2M_ERROR_SD_K + T2M_ERROR_GROWTH_K_PER_H * steps
+    temperature = truth["t2m_k"][steps] + temperature_sd[:, None] * _error_field(rng, steps, u, v)
+    spread = (TP_LOG_SD + TP_LOG_SD_GROWTH_PER_H * hours[1:])[:, None]
     factor = np.exp(spread * _error_field(rng, hours[1:], u, v) - spread**2 / 2)
-    accumulated = np.concatenate([np.zeros((1, x.size)), np.cumsum(truth["precipitation_mm"][1:] * factor, axis=0)])
+    hourly = np.concatenate([np.zeros((1, x.size)), truth["precipitation_mm"][1:] * factor])
     shape = (len(steps), *grid.shape)
     return (
         np.round(temperature, DECIMAL_SCALE).reshape(shape),
-        np.round(accumulated[steps], DECIMAL_SCALE).reshape(shape),
+        np.round(np.cumsum(hourly, axis=0)[steps], DECIMAL_SCALE).reshape(shape),
     )
 
 
@@ -161,7 +190,9 @@ def _precipitation_keys(step: int) -> dict[str, Any]:
     }
 
 
-def _encode(grid: LatLonGrid, run: dt.datetime, step: int, product: dict[str, Any], values: np.ndarray) -> bytes:
+def _encode(
+    grid: LatLonGrid, run: dt.datetime, step: int, product: dict[str, Any], values: np.ndarray
+) -> bytes:
     import eccodes
 
     handle = eccodes.codes_grib_new_from_samples("GRIB2")
@@ -178,12 +209,14 @@ def _message_keys(grid: LatLonGrid, run: dt.datetime, product: dict[str, Any]) -
     """Keys in the order ecCodes needs them: the template number before the keys it brings in, the
     packing before the values."""
     yield from {
+        "centre": NCEP_CENTRE,
         "discipline": 0,
         "dataDate": int(f"{run:%Y%m%d}"),
         "dataTime": int(f"{run:%H%M}"),
         "significanceOfReferenceTime": 1,
         "typeOfProcessedData": 1,
         "typeOfGeneratingProcess": 2,
+        "shapeOfTheEarth": 6,
         "Ni": len(grid.lons),
         "Nj": len(grid.lats),
         "latitudeOfFirstGridPointInDegrees": float(grid.lats[0]),

@@ -45,6 +45,9 @@ def _feature(river: River, vertices: np.ndarray) -> dict[str, Any]:
 
 def _write(path: Path, features: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    collection = {"type": "FeatureCollection", "crs": {"type": "name", "properties": {"name": "EPSG:2180"}},
-                  "features": features}
+    collection = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "EPSG:2180"}},
+        "features": features,
+    }
     path.write_text(json.dumps(collection), encoding="utf-8")

@@ -17,8 +17,20 @@ from landing_zone.sample_region.rivers import River
 from landing_zone.sample_region.spec import NODATA, RegionSpec
 from landing_zone.sample_region.weather import WeatherGenerator
 
-GAUGE_NAMES = ("Przedbórz", "Sulejów", "Wąsosz", "Białobrzegi", "Tomaszów Mazowiecki", "Nowe Miasto", "Warka",
-               "Spała", "Inowłódz", "Maluszyn", "Faliszew", "Luciąża")
+GAUGE_NAMES = (
+    "Przedbórz",
+    "Sulejów",
+    "Wąsosz",
+    "Białobrzegi",
+    "Tomaszów Mazowiecki",
+    "Nowe Miasto",
+    "Warka",
+    "Spała",
+    "Inowłódz",
+    "Maluszyn",
+    "Faliszew",
+    "Luciąża",
+)
 MAX_FORCING_POINTS = 400
 
 
@@ -41,7 +53,10 @@ def gauge_sites(rivers: list[River]) -> list[tuple[River, np.ndarray]]:
     """Two gauges on the main river (mid-course and near the outlet), one near each tributary's mouth
     (at most six tributaries)."""
     main = rivers[0]
-    sites = [(main, main.points[int(0.6 * (len(main.points) - 1))]), (main, main.points[int(0.95 * (len(main.points) - 1))])]
+    sites = [
+        (main, main.points[int(0.6 * (len(main.points) - 1))]),
+        (main, main.points[int(0.95 * (len(main.points) - 1))]),
+    ]
     sites += [(river, river.points[int(0.8 * (len(river.points) - 1))]) for river in rivers[1:7]]
     return sites
 
@@ -84,14 +99,17 @@ def delineate_gauges(spec: RegionSpec, rivers: list[River], true_dtm: Path) -> l
     return gauges
 
 
-def catchment_forcing(weather: WeatherGenerator, gauge: Gauge, elevations: np.ndarray) -> dict[str, np.ndarray]:
+def catchment_forcing(
+    weather: WeatherGenerator, gauge: Gauge, elevations: np.ndarray
+) -> dict[str, np.ndarray]:
     """Catchment-average daily precipitation and temperature."""
     daily = weather.daily(gauge.forcing_x, gauge.forcing_y, elevations)
     return {name: daily[name].mean(axis=1) for name in ("precipitation_mm", "air_temperature_c")}
 
 
-def simulate_discharge(precipitation_mm: np.ndarray, temperature_c: np.ndarray, day_of_year: np.ndarray,
-                       area_km2: float) -> np.ndarray:
+def simulate_discharge(
+    precipitation_mm: np.ndarray, temperature_c: np.ndarray, day_of_year: np.ndarray, area_km2: float
+) -> np.ndarray:
     """Daily discharge (m3/s) from an HBV-like model with fixed, plausible lowland parameters."""
     snow, soil, upper, lower = 0.0, 100.0, 0.0, 40.0  # a moist start: no dry spin-up year
     field_capacity, beta, degree_day = 150.0, 2.0, 3.0
@@ -106,7 +124,9 @@ def simulate_discharge(precipitation_mm: np.ndarray, temperature_c: np.ndarray, 
             liquid = rain + melt
         recharge = liquid * (soil / field_capacity) ** beta
         soil = min(field_capacity, soil + liquid - recharge)
-        potential_et = max(0.0, 0.12 * (temperature + 5.0)) * (1.0 + 0.5 * np.sin(2 * np.pi * (day_of_year[day] - 80) / 365.25))
+        potential_et = max(0.0, 0.12 * (temperature + 5.0)) * (
+            1.0 + 0.5 * np.sin(2 * np.pi * (day_of_year[day] - 80) / 365.25)
+        )
         soil = max(0.0, soil - potential_et * min(1.0, soil / (0.7 * field_capacity)))
         upper += recharge
         percolation = min(upper, 1.2)

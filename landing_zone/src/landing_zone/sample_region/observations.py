@@ -52,7 +52,9 @@ class ObservedSeries:
     artefacts: list[Artefact]
 
 
-def observe(clean: np.ndarray, variable: str, rng: np.random.Generator, drifting: bool = False) -> ObservedSeries:
+def observe(
+    clean: np.ndarray, variable: str, rng: np.random.Generator, drifting: bool = False
+) -> ObservedSeries:
     """Noise, spikes, flatlines, drift and glitches on one clean daily series (gaps are per station)."""
     values = _noisy(clean, variable, rng)
     artefacts: list[Artefact] = []
@@ -85,7 +87,9 @@ def _noisy(clean: np.ndarray, variable: str, rng: np.random.Generator) -> np.nda
 def _spikes(values: np.ndarray, variable: str, rng: np.random.Generator, taken: set[int]) -> list[Artefact]:
     count = max(3, int(SPIKE_FRACTION * len(values)))
     low, high = SPIKE_SIZE[variable]
-    candidates = [day for day in rng.permutation(np.arange(2, len(values) - 2)) if not taken & {day - 1, day, day + 1}]
+    candidates = [
+        day for day in rng.permutation(np.arange(2, len(values) - 2)) if not taken & {day - 1, day, day + 1}
+    ]
     artefacts = []
     for day in candidates[:count]:
         size = rng.uniform(low, high)

@@ -84,7 +84,11 @@ def _tributary(
     wavelength = rng.uniform(500.0, 900.0)
     taper = np.clip(along / 150.0, 0.0, 1.0)
     lean = -0.25 * along  # sources lie upstream (west) of their confluence
-    x = confluence[0] + lean + taper * 0.1 * wavelength * np.sin(2 * np.pi * along / wavelength + rng.uniform(0, 6))
+    x = (
+        confluence[0]
+        + lean
+        + taper * 0.1 * wavelength * np.sin(2 * np.pi * along / wavelength + rng.uniform(0, 6))
+    )
     y = confluence[1] + side * along
     outward = _resample(np.column_stack([x, y]))
     points = outward[::-1]

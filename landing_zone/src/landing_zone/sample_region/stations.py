@@ -26,10 +26,29 @@ from landing_zone.sample_region.spec import CRS, RegionSpec
 from landing_zone.sample_region.terrain import elevation, region_model
 from landing_zone.sample_region.weather import VARIABLES, WeatherGenerator
 
-METEO_NAMES = ("Sulejów", "Opoczno", "Końskie", "Włoszczowa", "Piotrków Trybunalski", "Żarnów", "Łęczno",
-               "Przysucha", "Drzewica", "Mniszków", "Białaczów", "Paradyż")
-METEO_HEADER = ("Kod stacji", "Nazwa stacji", "Data", "Opad", "Temperatura powietrza", "Wilgotność względna",
-                "Ciśnienie")
+METEO_NAMES = (
+    "Sulejów",
+    "Opoczno",
+    "Końskie",
+    "Włoszczowa",
+    "Piotrków Trybunalski",
+    "Żarnów",
+    "Łęczno",
+    "Przysucha",
+    "Drzewica",
+    "Mniszków",
+    "Białaczów",
+    "Paradyż",
+)
+METEO_HEADER = (
+    "Kod stacji",
+    "Nazwa stacji",
+    "Data",
+    "Opad",
+    "Temperatura powietrza",
+    "Wilgotność względna",
+    "Ciśnienie",
+)
 METEO_UNITS = ("", "", "", "mm", "°C", "%", "hPa")
 HYDRO_HEADER = ("Kod", "Nazwa", "Rzeka", "Data pomiaru", "Stan wody", "Przepływ")
 HYDRO_UNITS = ("", "", "", "Europe/Warsaw", "cm", "m3/s")
@@ -52,8 +71,18 @@ def write_stations(spec: RegionSpec, out: Path, gauges: list[Gauge]) -> dict[str
     """Simulate, observe and publish both networks; returns the truth entries and writes truth tables."""
     weather = WeatherGenerator(spec)
     meteo = _meteo_stations(spec)
-    hydro = [Station(g.code, g.name, g.x, g.y, float(elevation(spec, np.array([g.x]), np.array([g.y]))[0]),
-                     "hydro", g.river_name) for g in gauges]
+    hydro = [
+        Station(
+            g.code,
+            g.name,
+            g.x,
+            g.y,
+            float(elevation(spec, np.array([g.x]), np.array([g.y]))[0]),
+            "hydro",
+            g.river_name,
+        )
+        for g in gauges
+    ]
     clean_meteo = _clean_meteo(weather, meteo)
     clean_hydro = _clean_hydro(spec, weather, gauges)
     observed, artefacts = _observe_all(spec, {**clean_meteo, **clean_hydro})
@@ -61,8 +90,11 @@ def write_stations(spec: RegionSpec, out: Path, gauges: list[Gauge]) -> dict[str
     truth_dir = out / "truth"
     truth_dir.mkdir(parents=True, exist_ok=True)
     _long_frame(clean_meteo | clean_hydro, dates).write_parquet(truth_dir / "clean_series.parquet")
-    pl.DataFrame(artefacts, schema={"station": pl.String, "date": pl.Date, "variable": pl.String, "kind": pl.String},
-                 orient="row").sort(["station", "variable", "date"]).write_parquet(truth_dir / "artefacts.parquet")
+    pl.DataFrame(
+        artefacts,
+        schema={"station": pl.String, "date": pl.Date, "variable": pl.String, "kind": pl.String},
+        orient="row",
+    ).sort(["station", "variable", "date"]).write_parquet(truth_dir / "artefacts.parquet")
     revised = _publish(spec, out / "stations", meteo, hydro, observed, dates)
     return {
         "meteo_stations": [vars(s) for s in meteo],
@@ -80,12 +112,23 @@ def _meteo_stations(spec: RegionSpec) -> list[Station]:
     margin = 0.12 * spec.extent_m
     stations: list[Station] = []
     while len(stations) < count:
-        x, y = rng.uniform(spec.west + margin, spec.east - margin), rng.uniform(spec.south + margin, spec.north - margin)
+        x, y = (
+            rng.uniform(spec.west + margin, spec.east - margin),
+            rng.uniform(spec.south + margin, spec.north - margin),
+        )
         if min(np.hypot(*(river.points - [x, y]).T).min() for river in model.rivers) < 150:
             continue
         number = len(stations)
-        stations.append(Station(f"2501903{90 + number:02d}", METEO_NAMES[number], x, y,
-                                float(elevation(spec, np.array([x]), np.array([y]))[0]), "meteo"))
+        stations.append(
+            Station(
+                f"2501903{90 + number:02d}",
+                METEO_NAMES[number],
+                x,
+                y,
+                float(elevation(spec, np.array([x]), np.array([y]))[0]),
+                "meteo",
+            )
+        )
     return stations
 
 
@@ -93,16 +136,21 @@ def _clean_meteo(weather: WeatherGenerator, stations: list[Station]) -> dict[tup
     x = np.array([s.x for s in stations])
     y = np.array([s.y for s in stations])
     daily = weather.daily(x, y, np.array([s.elevation_m for s in stations]))
-    return {(s.code, variable): daily[variable][:, i] for i, s in enumerate(stations) for variable in VARIABLES}
+    return {
+        (s.code, variable): daily[variable][:, i] for i, s in enumerate(stations) for variable in VARIABLES
+    }
 
 
-def _clean_hydro(spec: RegionSpec, weather: WeatherGenerator, gauges: list[Gauge]) -> dict[tuple[str, str], np.ndarray]:
+def _clean_hydro(
+    spec: RegionSpec, weather: WeatherGenerator, gauges: list[Gauge]
+) -> dict[tuple[str, str], np.ndarray]:
     day_of_year = (weather.dates - weather.dates.astype("datetime64[Y]")).astype(int)
     series = {}
     for gauge in gauges:
         forcing = catchment_forcing(weather, gauge, elevation(spec, gauge.forcing_x, gauge.forcing_y))
-        discharge = simulate_discharge(forcing["precipitation_mm"], forcing["air_temperature_c"], day_of_year,
-                                       gauge.area_km2)
+        discharge = simulate_discharge(
+            forcing["precipitation_mm"], forcing["air_temperature_c"], day_of_year, gauge.area_km2
+        )
         series[(gauge.code, "discharge_m3s")] = discharge
         series[(gauge.code, "water_level_cm")] = water_level_cm(discharge)
     return series
@@ -118,24 +166,40 @@ def _observe_all(
     gaps = {station: gap_days(spec.days, rng) for station in stations}
     observed, artefacts = {}, []
     for (station, variable), values in sorted(clean.items()):
-        series = observe(values, variable, rng, drifting=station == drifting and variable == "air_temperature_c")
+        series = observe(
+            values, variable, rng, drifting=station == drifting and variable == "air_temperature_c"
+        )
         series.values[gaps[station]] = np.nan
         observed[(station, variable)] = series.values
-        artefacts += [(station, start + dt.timedelta(days=a.day), variable, a.kind) for a in series.artefacts
-                      if not gaps[station][a.day]]
-        artefacts += [(station, start + dt.timedelta(days=int(d)), variable, "gap") for d in np.flatnonzero(gaps[station])]
+        artefacts += [
+            (station, start + dt.timedelta(days=a.day), variable, a.kind)
+            for a in series.artefacts
+            if not gaps[station][a.day]
+        ]
+        artefacts += [
+            (station, start + dt.timedelta(days=int(d)), variable, "gap")
+            for d in np.flatnonzero(gaps[station])
+        ]
     return observed, artefacts
 
 
 def _long_frame(series: dict[tuple[str, str], np.ndarray], dates: np.ndarray) -> pl.DataFrame:
     day_series = pl.Series("date", list(dates), dtype=pl.Date)
-    frames = [pl.DataFrame({"station": station, "date": day_series, "variable": variable, "value": values})
-              for (station, variable), values in sorted(series.items())]
+    frames = [
+        pl.DataFrame({"station": station, "date": day_series, "variable": variable, "value": values})
+        for (station, variable), values in sorted(series.items())
+    ]
     return pl.concat(frames)
 
 
-def _publish(spec: RegionSpec, root: Path, meteo: list[Station], hydro: list[Station],
-             observed: dict[tuple[str, str], np.ndarray], dates: np.ndarray) -> list[str]:
+def _publish(
+    spec: RegionSpec,
+    root: Path,
+    meteo: list[Station],
+    hydro: list[Station],
+    observed: dict[tuple[str, str], np.ndarray],
+    dates: np.ndarray,
+) -> list[str]:
     """Write station lists and yearly zipped CSVs for v1 and v2; returns the files revised in v2."""
     years = sorted({d.year for d in dates})
     revised_station, revised_year = meteo[1].code, years[len(years) // 2]
@@ -146,15 +210,29 @@ def _publish(spec: RegionSpec, root: Path, meteo: list[Station], hydro: list[Sta
         for year in years if version == 2 else years[:-1]:
             in_year = np.array([d.year == year for d in dates])
             for station in meteo:
-                rows = _meteo_rows(station, dates[in_year], {v: observed[(station.code, v)][in_year] for v in VARIABLES})
+                rows = _meteo_rows(
+                    station, dates[in_year], {v: observed[(station.code, v)][in_year] for v in VARIABLES}
+                )
                 if version == 1 and (station.code, year) == (revised_station, revised_year):
                     rows = _corrupt_block(rows)
-                _write_zip(root / "meteo" / f"v{version}" / str(year) / f"{station.code}_{year}.zip",
-                           _csv_text(METEO_HEADER, METEO_UNITS, _shuffle(rows, _file_rng(spec, station, year))), "cp1250", year)
+                _write_zip(
+                    root / "meteo" / f"v{version}" / str(year) / f"{station.code}_{year}.zip",
+                    _csv_text(METEO_HEADER, METEO_UNITS, _shuffle(rows, _file_rng(spec, station, year))),
+                    "cp1250",
+                    year,
+                )
             for station in hydro:
-                rows = _hydro_rows(station, dates[in_year], {v: observed[(station.code, v)][in_year] for v in HYDRO_VARIABLES})
-                _write_zip(root / "hydro" / f"v{version}" / str(year) / f"{station.code}_{year}.zip",
-                           _csv_text(HYDRO_HEADER, HYDRO_UNITS, _shuffle(rows, _file_rng(spec, station, year))), "utf-8-sig", year)
+                rows = _hydro_rows(
+                    station,
+                    dates[in_year],
+                    {v: observed[(station.code, v)][in_year] for v in HYDRO_VARIABLES},
+                )
+                _write_zip(
+                    root / "hydro" / f"v{version}" / str(year) / f"{station.code}_{year}.zip",
+                    _csv_text(HYDRO_HEADER, HYDRO_UNITS, _shuffle(rows, _file_rng(spec, station, year))),
+                    "utf-8-sig",
+                    year,
+                )
     return revised
 
 
@@ -164,12 +242,14 @@ def _file_rng(spec: RegionSpec, station: Station, year: int) -> np.random.Genera
 
 
 def _station_list(path: Path, stations: list[Station]) -> None:
-    """The provider's station list: code, name, river, WGS84 coordinates, elevation (cp1250, like its data)."""
+    """The provider's station list: code, name, river, WGS84 position, elevation (cp1250 like its data)."""
     to_wgs84 = Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
     lines = ["Kod;Nazwa;Rzeka;Długość;Szerokość;Wysokość"]
     for station in stations:
         lon, lat = to_wgs84.transform(station.x, station.y)
-        lines.append(f"{station.code};{station.name};{station.river};{lon:.6f};{lat:.6f};{station.elevation_m:.1f}")
+        lines.append(
+            f"{station.code};{station.name};{station.river};{lon:.6f};{lat:.6f};{station.elevation_m:.1f}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode("cp1250"))
 
@@ -179,8 +259,17 @@ def _meteo_rows(station: Station, dates: np.ndarray, values: dict[str, np.ndarra
     for i, day in enumerate(dates):
         if np.isnan(values["air_temperature_c"][i]):
             continue
-        rows.append([station.code, station.name.upper(), day.isoformat(),
-                     *(_number(values[v][i], decimals) for v, decimals in zip(VARIABLES, (1, 1, 0, 1), strict=True))])
+        rows.append(
+            [
+                station.code,
+                station.name.upper(),
+                day.isoformat(),
+                *(
+                    _number(values[v][i], decimals)
+                    for v, decimals in zip(VARIABLES, (1, 1, 0, 1), strict=True)
+                ),
+            ]
+        )
     return rows
 
 
@@ -189,8 +278,16 @@ def _hydro_rows(station: Station, dates: np.ndarray, values: dict[str, np.ndarra
     for i, day in enumerate(dates):
         if np.isnan(values["discharge_m3s"][i]):
             continue
-        rows.append([station.code, station.name, station.river, f"{day.isoformat()} 06:00",
-                     _number(values["water_level_cm"][i], 0), _number(values["discharge_m3s"][i], 3)])
+        rows.append(
+            [
+                station.code,
+                station.name,
+                station.river,
+                f"{day.isoformat()} 06:00",
+                _number(values["water_level_cm"][i], 0),
+                _number(values["discharge_m3s"][i], 3),
+            ]
+        )
     return rows
 
 
@@ -211,8 +308,9 @@ def _corrupt_block(rows: list[list[str]]) -> list[list[str]]:
 def _shuffle(rows: list[list[str]], rng: np.random.Generator) -> list[list[str]]:
     """Duplicate a few rows (some with a different reading) and swap two blocks out of order."""
     result = list(rows)
-    for index in sorted(rng.choice(len(rows), size=max(1, int(DUPLICATE_FRACTION * len(rows))), replace=False),
-                        reverse=True):
+    for index in sorted(
+        rng.choice(len(rows), size=max(1, int(DUPLICATE_FRACTION * len(rows))), replace=False), reverse=True
+    ):
         duplicate = list(rows[index])
         if rng.uniform() < 0.5 and duplicate[-1]:
             duplicate[-1] = _number(float(duplicate[-1].replace(",", ".")) * 1.01, 3)

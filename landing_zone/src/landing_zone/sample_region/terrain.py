@@ -76,7 +76,9 @@ def region_model(spec: RegionSpec) -> RegionModel:
     phases = rng.uniform(0, 2 * np.pi, size=12)
     partial = RegionModel(spec, rivers, coarse_cell, base, beyond, distance, (), (), phases)
     scale = spec.extent_m / 6000
-    sinks = _place(partial, rng, count=round(4 * scale**2) or 1, min_beyond=250.0, radius=(10.0, 20.0), depth=2.0)
+    sinks = _place(
+        partial, rng, count=round(4 * scale**2) or 1, min_beyond=250.0, radius=(10.0, 20.0), depth=2.0
+    )
     villages = _place(partial, rng, count=round(2 * scale**2) or 1, min_beyond=80.0, radius=(150.0, 250.0))
     return RegionModel(spec, rivers, coarse_cell, base, beyond, distance, sinks, villages, phases)
 
@@ -112,7 +114,9 @@ def elevation(spec: RegionSpec, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return _terrain(model, np.asarray(x, dtype=float), np.asarray(y, dtype=float))
 
 
-def _cell_centres(spec: RegionSpec, row_off: int, col_off: int, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+def _cell_centres(
+    spec: RegionSpec, row_off: int, col_off: int, rows: int, cols: int
+) -> tuple[np.ndarray, np.ndarray]:
     x = spec.west + (col_off + np.arange(cols) + 0.5) * spec.cell_size
     y = spec.north - (row_off + np.arange(rows) + 0.5) * spec.cell_size
     return np.meshgrid(x, y)
@@ -170,7 +174,9 @@ def _coarse_valleys(
 def _sample(model: RegionModel, grid: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Bilinear value of a coarse node grid at points."""
     spec = model.spec
-    coordinates = np.stack([((y - spec.south) / model.coarse_cell).ravel(), ((x - spec.west) / model.coarse_cell).ravel()])
+    coordinates = np.stack(
+        [((y - spec.south) / model.coarse_cell).ravel(), ((x - spec.west) / model.coarse_cell).ravel()]
+    )
     values = ndimage.map_coordinates(grid, coordinates, order=1, mode="nearest")
     return values.reshape(np.shape(x))
 
@@ -217,7 +223,9 @@ def _channel_distance(
 
 def _land_cover(model: RegionModel, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     beyond = _sample(model, model.beyond_floodplain, x, y)
-    woods = np.sin(2 * np.pi * x / 1700.0 + model.phases[4]) * np.cos(2 * np.pi * y / 1300.0 + model.phases[5])
+    woods = np.sin(2 * np.pi * x / 1700.0 + model.phases[4]) * np.cos(
+        2 * np.pi * y / 1300.0 + model.phases[5]
+    )
     cover = np.full(np.shape(x), CROPLAND, dtype=np.uint8)
     cover[beyond <= 0] = GRASSLAND
     cover[(woods > 0.45) & (beyond > 100)] = FOREST
@@ -249,13 +257,17 @@ def _place(
     depth: float = 0.0,
 ) -> tuple[Feature, ...]:
     """Random discs at least ``min_beyond`` outside every floodplain and away from the rim."""
-    spec, placed = model.spec, []
+    spec = model.spec
+    placed: list[Feature] = []
     margin = RIM_WIDTH_M + radius[1]
     while len(placed) < count:
         x = rng.uniform(spec.west + margin, spec.east - margin, size=64)
         y = rng.uniform(spec.south + margin, spec.north - margin, size=64)
         good = _sample(model, model.beyond_floodplain, x, y) > min_beyond + radius[1]
-        placed += [Feature(float(a), float(b), float(rng.uniform(*radius)), depth) for a, b in zip(x[good], y[good], strict=True)]
+        placed += [
+            Feature(float(a), float(b), float(rng.uniform(*radius)), depth)
+            for a, b in zip(x[good], y[good], strict=True)
+        ]
     return tuple(placed[:count])
 
 

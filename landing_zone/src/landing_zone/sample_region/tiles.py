@@ -17,7 +17,7 @@ import polars as pl
 import rasterio
 from rasterio.transform import from_origin
 
-from landing_zone.sample_region.spec import CRS, NODATA, RegionSpec
+from landing_zone.sample_region.spec import CRS, NODATA
 
 Format = Literal["asc", "xyz", "tif"]
 
@@ -59,8 +59,15 @@ BAD_VARIANTS = (
 )
 
 
-def write_tile(path_stem: Path, values: np.ndarray, west: float, north: float, cell: float, variant: TileVariant,
-               rng: np.random.Generator) -> Path:
+def write_tile(
+    path_stem: Path,
+    values: np.ndarray,
+    west: float,
+    north: float,
+    cell: float,
+    variant: TileVariant,
+    rng: np.random.Generator,
+) -> Path:
     """Write one tile; returns the path of the main file (``.asc``, ``.xyz`` or ``.tif``)."""
     path = path_stem.with_suffix(f".{variant.format}")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -69,15 +76,23 @@ def write_tile(path_stem: Path, values: np.ndarray, west: float, north: float, c
     return path
 
 
-def _write_asc(path: Path, values: np.ndarray, west: float, north: float, cell: float, variant: TileVariant,
-               rng: np.random.Generator) -> None:
+def _write_asc(
+    path: Path,
+    values: np.ndarray,
+    west: float,
+    north: float,
+    cell: float,
+    variant: TileVariant,
+    rng: np.random.Generator,
+) -> None:
     rows, cols = values.shape
     south = north - rows * cell
     corner = "xllcenter" if variant.centre_registered else "xllcorner"
     offset = cell / 2 if variant.centre_registered else 0.0
     header = (
         f"ncols {cols}\nnrows {rows}\n{corner} {west + offset:.3f}\n"
-        f"{corner.replace('x', 'y', 1)} {south + offset:.3f}\ncellsize {cell:.3f}\nNODATA_value {NODATA:.0f}\n"
+        f"{corner.replace('x', 'y', 1)} {south + offset:.3f}\n"
+        f"cellsize {cell:.3f}\nNODATA_value {NODATA:.0f}\n"
     )
     body = _grid_text(values)
     text = header + body
@@ -87,20 +102,28 @@ def _write_asc(path: Path, values: np.ndarray, west: float, north: float, cell: 
         text = text[: len(text) // 2]
     path.write_text(text, encoding="ascii")
     if variant.prj and not variant.defect:
-        from pyproj import CRS as ProjCRS
+        import pyproj
 
-        path.with_suffix(".prj").write_text(ProjCRS(CRS).to_wkt(version="WKT1_ESRI"), encoding="ascii")
+        path.with_suffix(".prj").write_text(pyproj.CRS(CRS).to_wkt(version="WKT1_ESRI"), encoding="ascii")
 
 
 def _grid_text(values: np.ndarray) -> str:
     """Rows of space-separated values with millimetre precision, formatted by polars (fast)."""
-    frame = pl.DataFrame(np.round(values.astype(np.float64), 3), schema=[f"c{i}" for i in range(values.shape[1])],
-                         orient="row")
+    frame = pl.DataFrame(
+        np.round(values.astype(np.float64), 3), schema=[f"c{i}" for i in range(values.shape[1])], orient="row"
+    )
     return frame.write_csv(separator=" ", include_header=False, float_precision=3)
 
 
-def _write_xyz(path: Path, values: np.ndarray, west: float, north: float, cell: float, variant: TileVariant,
-               rng: np.random.Generator) -> None:
+def _write_xyz(
+    path: Path,
+    values: np.ndarray,
+    west: float,
+    north: float,
+    cell: float,
+    variant: TileVariant,
+    rng: np.random.Generator,
+) -> None:
     rows, cols = values.shape
     x = west + (np.arange(cols) + 0.5) * cell
     y = north - (np.arange(rows) + 0.5) * cell
@@ -111,7 +134,11 @@ def _write_xyz(path: Path, values: np.ndarray, west: float, north: float, cell: 
     if variant.defect:
         xx = xx + rng.uniform(-0.7, 0.7, size=xx.shape)
     order = slice(None, None, -1) if variant.south_to_north else slice(None)
-    columns = {"x": xx[order][keep[order]], "y": yy[order][keep[order]], "z": values[order][keep[order]].astype(np.float64)}
+    columns = {
+        "x": xx[order][keep[order]],
+        "y": yy[order][keep[order]],
+        "z": values[order][keep[order]].astype(np.float64),
+    }
     frame = pl.DataFrame(columns).select(["y", "x", "z"] if variant.northing_first else ["x", "y", "z"])
     frame.write_csv(path, separator=" ", include_header=variant.header, float_precision=3)
 
@@ -123,18 +150,30 @@ def _hole_mask(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return ((r - centre_r) / (0.12 * rows)) ** 2 + ((c - centre_c) / (0.18 * cols)) ** 2 < 1
 
 
-def _write_tif(path: Path, values: np.ndarray, west: float, north: float, cell: float, variant: TileVariant,
-               rng: np.random.Generator) -> None:
+def _write_tif(
+    path: Path,
+    values: np.ndarray,
+    west: float,
+    north: float,
+    cell: float,
+    variant: TileVariant,
+    rng: np.random.Generator,
+) -> None:
     if variant.defect == "zero-byte file":
         path.write_bytes(b"")
         return
     rows, cols = values.shape
     profile = {
-        "driver": "GTiff", "width": cols, "height": rows, "count": 1, "dtype": "float32",
-        "transform": from_origin(west, north, cell, cell), "nodata": NODATA, "compress": "deflate",
+        "driver": "GTiff",
+        "width": cols,
+        "height": rows,
+        "count": 1,
+        "dtype": "float32",
+        "transform": from_origin(west, north, cell, cell),
+        "nodata": NODATA,
+        "compress": "deflate",
     }
     if not variant.defect:
         profile["crs"] = CRS
     with rasterio.open(path, "w", **profile) as dataset:
         dataset.write(values.astype(np.float32), 1)
-

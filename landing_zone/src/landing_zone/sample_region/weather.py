@@ -49,7 +49,9 @@ class WeatherGenerator:
         rng = np.random.default_rng([self.spec.seed, 1])
         day_of_year = (self.dates - self.dates.astype("datetime64[Y]")).astype(int)
         season = np.cos(2 * np.pi * (day_of_year - 196) / 365.25)  # 1 in mid-July
-        wet = _markov_wet_days(rng, p_wet_after_dry=0.28 + 0.06 * season, p_wet_after_wet=0.62 + 0.05 * season)
+        wet = _markov_wet_days(
+            rng, p_wet_after_dry=0.28 + 0.06 * season, p_wet_after_wet=0.62 + 0.05 * season
+        )
         amounts = rng.gamma(shape=0.75, scale=5.0 + 2.5 * season)
         return DailyDrivers(
             wet=wet,
@@ -86,7 +88,9 @@ class WeatherGenerator:
             - 1.5 * drivers.wet[:, None]
         )
         humidity = np.clip(
-            78.0 - 1.2 * drivers.temperature_anomaly_c[:, None] + 12.0 * drivers.wet[:, None]
+            78.0
+            - 1.2 * drivers.temperature_anomaly_c[:, None]
+            + 12.0 * drivers.wet[:, None]
             - 0.4 * (temperature - 8.0),
             25.0,
             100.0,
@@ -130,7 +134,9 @@ def date_index(spec: RegionSpec, day: dt.date) -> int:
     return (day - spec.start).days
 
 
-def _markov_wet_days(rng: np.random.Generator, p_wet_after_dry: np.ndarray, p_wet_after_wet: np.ndarray) -> np.ndarray:
+def _markov_wet_days(
+    rng: np.random.Generator, p_wet_after_dry: np.ndarray, p_wet_after_wet: np.ndarray
+) -> np.ndarray:
     draws = rng.uniform(size=len(p_wet_after_dry))
     wet = np.zeros(len(draws), dtype=bool)
     for day in range(1, len(draws)):

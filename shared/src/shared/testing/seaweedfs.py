@@ -92,12 +92,16 @@ def weed_binary() -> str:
 
 
 def free_port_pairs(count: int) -> list[int]:
-    """``count`` ports ``p`` such that both ``p`` and ``p + 10000`` are free on loopback."""
+    """``count`` ports ``p`` such that ``p`` and ``p + 10000`` are free on loopback and no chosen port
+    is another one's gRPC port (SeaweedFS refuses such a layout at start)."""
     ports: list[int] = []
+    taken: set[int] = set()
     while len(ports) < count:
         port = _free_port()
-        if port + GRPC_OFFSET < 65536 and port not in ports and _is_free(port + GRPC_OFFSET):
+        grpc = port + GRPC_OFFSET
+        if grpc < 65536 and not {port, grpc} & taken and _is_free(grpc):
             ports.append(port)
+            taken |= {port, grpc}
     return ports
 
 

@@ -23,7 +23,7 @@ def aggregate_to_grid(raster: StoredRaster, cell_size: float, workdir: Path) -> 
         width = max(1, round((east - west) / cell_size))
         height = max(1, round((north - south) / cell_size))
         values = source.read(1, out_shape=(height, width), resampling=Resampling.average, masked=True)
-        transform = source.transform @ source.transform.scale(source.width / width, source.height / height)
+        transform = source.transform * source.transform.scale(source.width / width, source.height / height)
         nodata = source.nodata if source.nodata is not None else -9999.0
         profile = tiled_gtiff_profile(width, height, "float32", source.crs, transform, nodata)
     staging = workdir / "grid.gtiff.tif"

@@ -1,0 +1,1 @@
+"""Resources of the landing-zone location."""

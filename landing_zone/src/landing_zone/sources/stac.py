@@ -1,0 +1,197 @@
+"""Static STAC catalogues: list their items, resolve asset hrefs, and validate them offline.
+
+Imagery providers (and our own outputs) publish static catalogues: JSON files linked by relative
+hrefs, on a web server or a local disk. Reading goes through pystac with a :class:`pystac.StacIO`
+that fetches ``http(s)`` through the platform's HTTP plumbing (connection pool, retries, redacted
+errors) instead of pystac's bare requests.
+
+Validation must not depend on schemas.stacspec.org being reachable (no service is, from a cluster
+without egress) nor hang waiting for it. pystac bundles the core STAC JSON schemas of the version it
+writes, and :func:`validate_catalog` validates against those only: a catalogue of another STAC version
+or an object that declares an extension, whose schema is not bundled, raises
+:class:`OfflineSchemaError` naming it instead of reaching out to the network.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pystac
+from pystac.serialization.identify import identify_stac_object, identify_stac_object_type
+from pystac.stac_io import DefaultStacIO
+from pystac.stac_object import STACObjectType
+from pystac.utils import make_absolute_href
+from pystac.validation import JsonSchemaSTACValidator, validate_dict
+
+from landing_zone.sources.http import read_document
+from landing_zone.sources.urls import local_path, scheme_of
+from shared.workers import RetryPolicy
+
+_LINKED_OBJECTS = {"child", "item"}
+_NO_TIME = datetime.min.replace(tzinfo=UTC)
+
+
+class OfflineSchemaError(RuntimeError):
+    """Validation needs a JSON schema that pystac does not bundle, and fetching it is not allowed."""
+
+
+class PlatformStacIO(DefaultStacIO):
+    """Reads STAC JSON from local paths, ``file://`` and ``http(s)://`` (through the platform's plumbing).
+
+    Writing stays pystac's (local files only): assets write catalogues locally and then store them.
+    """
+
+    def __init__(self, timeout_s: float = 30, retry: RetryPolicy | None = None) -> None:
+        super().__init__()
+        self.timeout_s = timeout_s
+        self.retry = retry
+
+    def read_text_from_href(self, href: str) -> str:
+        if scheme_of(href) in ("http", "https"):
+            return read_document(href, timeout_s=self.timeout_s, retry=self.retry).decode("utf-8")
+        return local_path(href).read_text(encoding="utf-8")
+
+
+def open_catalog(
+    catalog_url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None
+) -> pystac.Catalog:
+    """The catalogue (or collection) at ``catalog_url``; everything linked from it is read the same way."""
+    stac_io = PlatformStacIO(timeout_s, retry)
+    href = make_absolute_href(catalog_url)
+    # Catalog.from_file refuses a collection, so look first; from_file then reads the small root again.
+    kind = identify_stac_object_type(stac_io.read_json(href))
+    if kind == STACObjectType.COLLECTION:
+        return pystac.Collection.from_file(href, stac_io=stac_io)
+    if kind == STACObjectType.CATALOG:
+        return pystac.Catalog.from_file(href, stac_io=stac_io)
+    raise ValueError(f"{href} is a STAC {kind}, not a catalogue or collection")
+
+
+def list_items(
+    catalog_url: str,
+    collection_id: str | None = None,
+    since: datetime | None = None,
+    *,
+    timeout_s: float = 30,
+    retry: RetryPolicy | None = None,
+) -> list[pystac.Item]:
+    """The items of the catalogue (of one collection in it, when given), sorted by time then id.
+
+    With ``since`` (timezone-aware), only items whose time is at or after it: ``datetime``, or
+    ``end_datetime`` for items that cover a period, so a period still running at ``since`` is kept.
+    """
+    if since is not None and since.tzinfo is None:
+        raise ValueError(f"since must be timezone-aware, got {since.isoformat()}")
+    catalog = open_catalog(catalog_url, timeout_s=timeout_s, retry=retry)
+    container = catalog if collection_id is None else _collection(catalog, collection_id)
+    items = list(container.get_items(recursive=True))
+    if since is not None:
+        items = [item for item in items if (when := _item_time(item)) is not None and when >= since]
+    return sorted(items, key=lambda item: (_item_time(item) or _NO_TIME, item.id))
+
+
+def _collection(catalog: pystac.Catalog, collection_id: str) -> pystac.Collection:
+    if isinstance(catalog, pystac.Collection) and catalog.id == collection_id:
+        return catalog
+    for collection in catalog.get_all_collections():
+        if collection.id == collection_id:
+            return collection
+    raise KeyError(f"catalogue {catalog.id!r} has no collection {collection_id!r}")
+
+
+def _item_time(item: pystac.Item) -> datetime | None:
+    return item.datetime or item.common_metadata.end_datetime
+
+
+def asset_href(item: pystac.Item, key: str) -> str:
+    """The absolute href of the item's asset ``key`` (relative hrefs resolved against the item's own)."""
+    asset = item.assets.get(key)
+    if asset is None:
+        raise KeyError(f"item {item.id!r} has no asset {key!r} (it has {sorted(item.assets)})")
+    href = asset.get_absolute_href()
+    if href is None:
+        raise ValueError(f"item {item.id!r}: asset {key!r} has a relative href and the item has no location")
+    return href
+
+
+class _BundledSchemaValidator(JsonSchemaSTACValidator):
+    """pystac's JSON-schema validator restricted to the schemas pystac bundles: it never fetches one."""
+
+    def validate_core(
+        self,
+        stac_dict: dict[str, Any],
+        stac_object_type: STACObjectType,
+        stac_version: str,
+        href: str | None = None,
+    ) -> str | None:
+        schema_uri = self.schema_uri_map.get_object_schema_uri(stac_object_type, stac_version)
+        if schema_uri is not None and schema_uri not in self.schema_cache:
+            raise OfflineSchemaError(
+                f"{_describe(stac_dict, href)}: no bundled schema for STAC {stac_version} "
+                f"{stac_object_type} (pystac bundles STAC {pystac.get_stac_version()})"
+            )
+        return super().validate_core(stac_dict, stac_object_type, stac_version, href)
+
+    def validate_extension(
+        self,
+        stac_dict: dict[str, Any],
+        stac_object_type: STACObjectType,
+        stac_version: str,
+        extension_id: str,
+        href: str | None = None,
+    ) -> str | None:
+        if make_absolute_href(extension_id, href) not in self.schema_cache:
+            raise OfflineSchemaError(
+                f"{_describe(stac_dict, href)}: extension {extension_id} has no bundled schema; "
+                "offline validation covers the core STAC schemas only"
+            )
+        return super().validate_extension(stac_dict, stac_object_type, stac_version, extension_id, href)
+
+    def _get_schema(self, schema_uri: str) -> dict[str, Any]:
+        # Every $ref resolves through here: refuse what is not bundled rather than download it.
+        if schema_uri not in self.schema_cache:
+            raise OfflineSchemaError(f"schema {schema_uri} is not bundled with pystac")
+        return super()._get_schema(schema_uri)
+
+
+def _describe(stac_dict: dict[str, Any], href: str | None) -> str:
+    return f"{stac_dict.get('type', 'STAC object')} {stac_dict.get('id')!r}" + (f" at {href}" if href else "")
+
+
+def validate_catalog(catalog_url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None) -> int:
+    """Validate the catalogue and every collection and item linked below it; return how many objects.
+
+    Raises :class:`pystac.errors.STACValidationError` (its message names the object's id) for the first
+    invalid object, and :class:`OfflineSchemaError` where a schema is not bundled. Cycles in the links
+    are followed once.
+    """
+    stac_io = PlatformStacIO(timeout_s, retry)
+    try:
+        validator = _BundledSchemaValidator()
+    except ImportError as error:
+        raise ImportError("validate_catalog needs jsonschema: install pystac[validation]") from error
+    pending = [make_absolute_href(catalog_url)]
+    seen: set[str] = set()
+    while pending:
+        href = pending.pop()
+        if href in seen:
+            continue
+        seen.add(href)
+        stac_dict = stac_io.read_json(href)
+        info = identify_stac_object(stac_dict)
+        validate_dict(
+            stac_dict,
+            stac_object_type=info.object_type,
+            stac_version=str(info.version_range.latest_valid_version()),
+            extensions=list(info.extensions),
+            href=href,
+            validator=validator,
+        )
+        if info.object_type != STACObjectType.ITEM:
+            pending += [
+                make_absolute_href(link["href"], href)
+                for link in stac_dict.get("links", [])
+                if link.get("rel") in _LINKED_OBJECTS
+            ]
+    return len(seen)
