@@ -12,8 +12,8 @@ from landing_zone.sources import FetchError, fetch
 from shared.testing.seaweedfs import SeaweedFS
 from shared.workers import RetryPolicy
 from tests.conftest import TEST_BUCKET
-from tests.sources.cutting_proxy import cutting_proxy
 from tests.sources.http_server import ScriptedServer
+from tests.support.tcp_proxy import tcp_proxy
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -250,7 +250,7 @@ def test_s3_download_cut_mid_body_resumes(
     body = bytes(range(256)) * 1024  # 256 KiB
     key = f"sources/{uuid.uuid4().hex}/big.tif"
     seaweedfs.client().put_object(Bucket=TEST_BUCKET, Key=key, Body=body)
-    with cutting_proxy(seaweedfs.endpoint_url, cut_after_bytes=100_000) as proxy:
+    with tcp_proxy(seaweedfs.endpoint_url, cut_after_download_bytes=100_000, cuts=1) as proxy:
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.endpoint_url)
         result = fetch(f"s3://{TEST_BUCKET}/{key}", tmp_path / "big.tif", retry=fast_retry)
     assert (result.attempts, result.resumed) == (2, True)

@@ -1,8 +1,9 @@
 """A loopback TCP proxy that counts bytes and can cut connections: real network faults for tests.
 
 It sits between a client (boto3, GDAL) and SeaweedFS. ``bytes_to_client`` proves ranged reads (how much
-actually travelled); ``cut_after_upload_bytes`` drops every connection once the client has sent that
-many bytes on it, which is what a broken network does to an upload in the middle of a body.
+actually travelled); ``cut_after_upload_bytes`` / ``cut_after_download_bytes`` drop a connection once that
+many bytes went up / came down on it, which is what a broken network does in the middle of a body.
+``cuts`` limits how many connections are cut (``None``: every one).
 """
 
 from __future__ import annotations
@@ -15,10 +16,18 @@ from urllib.parse import urlparse
 
 
 class TcpProxy:
-    def __init__(self, upstream_url: str, cut_after_upload_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        upstream_url: str,
+        cut_after_upload_bytes: int | None = None,
+        cut_after_download_bytes: int | None = None,
+        cuts: int | None = None,
+    ) -> None:
         upstream = urlparse(upstream_url)
         self.upstream = (upstream.hostname or "127.0.0.1", upstream.port or 80)
         self.cut_after_upload_bytes = cut_after_upload_bytes
+        self.cut_after_download_bytes = cut_after_download_bytes
+        self.cuts_left = cuts
         self.bytes_to_client = 0
         self.bytes_from_client = 0
         self.cut_connections = 0
@@ -44,25 +53,28 @@ class TcpProxy:
 
     def _serve(self, client: socket.socket) -> None:
         upstream = socket.create_connection(self.upstream, timeout=30)
-        uploaded = [0]
-        threading.Thread(target=self._pump, args=(upstream, client, False, uploaded), daemon=True).start()
-        self._pump(client, upstream, True, uploaded)
+        with self._lock:
+            cut = self.cuts_left is None or self.cuts_left > 0
+            if cut and self.cuts_left is not None:
+                self.cuts_left -= 1
+        up_limit = self.cut_after_upload_bytes if cut else None
+        down_limit = self.cut_after_download_bytes if cut else None
+        threading.Thread(target=self._pump, args=(upstream, client, False, down_limit), daemon=True).start()
+        self._pump(client, upstream, True, up_limit)
 
-    def _pump(self, source: socket.socket, target: socket.socket, upload: bool, uploaded: list[int]) -> None:
+    def _pump(self, source: socket.socket, target: socket.socket, upload: bool, limit: int | None) -> None:
+        moved = 0
         try:
             while chunk := source.recv(65536):
-                if upload and self.cut_after_upload_bytes is not None:
-                    if uploaded[0] + len(chunk) > self.cut_after_upload_bytes:
-                        with self._lock:
-                            self.cut_connections += 1
-                        break
-                    uploaded[0] += len(chunk)
+                if limit is not None and moved + len(chunk) > limit:
+                    target.sendall(chunk[: limit - moved])
+                    self._count(upload, limit - moved)
+                    with self._lock:
+                        self.cut_connections += 1
+                    break
                 target.sendall(chunk)
-                with self._lock:
-                    if upload:
-                        self.bytes_from_client += len(chunk)
-                    else:
-                        self.bytes_to_client += len(chunk)
+                moved += len(chunk)
+                self._count(upload, len(chunk))
         except OSError:
             pass
         finally:
@@ -70,6 +82,13 @@ class TcpProxy:
                 with suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
                 sock.close()
+
+    def _count(self, upload: bool, size: int) -> None:
+        with self._lock:
+            if upload:
+                self.bytes_from_client += size
+            else:
+                self.bytes_to_client += size
 
     def start(self) -> TcpProxy:
         self._thread.start()
@@ -82,8 +101,13 @@ class TcpProxy:
 
 
 @contextmanager
-def tcp_proxy(upstream_url: str, cut_after_upload_bytes: int | None = None) -> Iterator[TcpProxy]:
-    proxy = TcpProxy(upstream_url, cut_after_upload_bytes).start()
+def tcp_proxy(
+    upstream_url: str,
+    cut_after_upload_bytes: int | None = None,
+    cut_after_download_bytes: int | None = None,
+    cuts: int | None = None,
+) -> Iterator[TcpProxy]:
+    proxy = TcpProxy(upstream_url, cut_after_upload_bytes, cut_after_download_bytes, cuts).start()
     try:
         yield proxy
     finally:
