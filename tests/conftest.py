@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,3 +60,40 @@ def any_storage(request: pytest.FixtureRequest, tmp_path: Path) -> StorageResour
     if request.param == "local":
         return StorageResource(url=str(tmp_path / "storage"))
     return StorageResource(url=request.getfixturevalue("s3_url"))
+
+
+SAMPLE_SEED = 7
+
+
+def build_sample_region(out: Path, seed: int = SAMPLE_SEED) -> Path:
+    """The small sample region, through the generator's command-line contract."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "landing_zone.sample_region",
+            "build",
+            "--out",
+            str(out),
+            "--size",
+            "small",
+            "--seed",
+            str(seed),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def small_region(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once per test session (per xdist worker)."""
+    return build_sample_region(tmp_path_factory.mktemp("region") / "small")
+
+
+@pytest.fixture(scope="session")
+def manifest(small_region: Path) -> dict:
+    return json.loads((small_region / "truth" / "manifest.json").read_text())

@@ -14,7 +14,8 @@ from scipy.spatial import cKDTree
 
 from landing_zone.sample_region.spec import RegionSpec
 from landing_zone.sample_region.terrain import region_model
-from tests.sample_region.conftest import SEED, build
+from tests.conftest import SAMPLE_SEED as SEED
+from tests.conftest import build_sample_region as build
 
 
 def tiles(region: Path, product: str, version: int) -> list[dict]:

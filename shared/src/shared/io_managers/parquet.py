@@ -29,6 +29,9 @@ from shared.io_managers.pydantic_frames import (
     models_to_frame,
 )
 
+ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
+"""Input metadata flag: load the upstream partitions that exist and leave out the others."""
+
 SUPPORTED_INPUTS = "pl.DataFrame, pl.LazyFrame, list[PydanticModel] or dict[str, one of those]"
 
 
@@ -59,6 +62,8 @@ class ParquetIOManager(StorageIOManager):
         per_partition, annotation = split_mapping_annotation(input_annotation(context))
         _check_supported(annotation, context)
         keys = self.input_keys(context)
+        if len(keys) > 1 and (context.definition_metadata or {}).get(ALLOW_MISSING_PARTITIONS):
+            keys = {partition: key for partition, key in keys.items() if self.store.exists(key)}
         if per_partition:
             return {partition: self._load_one(key, annotation, context) for partition, key in keys.items()}
         if len(keys) == 1:

@@ -8,12 +8,16 @@ region's size.
 from __future__ import annotations
 
 import math
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import escape
 
+import polars as pl
+
 from shared.rasters.cog import COG_BLOCK_SIZE, copy_to_cog
+from shared.storage import Storage
 
 NODATA = -9999.0
 
@@ -76,5 +80,23 @@ def consolidate(
     """Copy the VRT into a COG with the platform's profile, under a bounded GDAL block cache."""
     import rasterio
 
-    with rasterio.Env(GDAL_CACHEMAX=str(cache_mb), **(gdal_options or {})):
+    with rasterio.Env(GDAL_CACHEMAX=cache_mb, **(gdal_options or {})):
         return copy_to_cog(vrt, destination)
+
+
+def consolidate_region(
+    tables: Sequence[pl.DataFrame], storage: Storage, crs: str, cell: float, cache_mb: int
+) -> Path:
+    """Mosaic every converted tile listed in ``tables`` into one local COG (returned for storing)."""
+    import pyproj
+
+    converted = pl.concat(tables, how="vertical_relaxed").filter(pl.col("status") == "converted")
+    if converted.is_empty():
+        raise ValueError("no converted tiles to consolidate")
+    tiles = [
+        MosaicTile(storage.gdal_path(row["cog_key"]), row["west"], row["north"], row["width"], row["height"])
+        for row in converted.iter_rows(named=True)
+    ]
+    workdir = Path(tempfile.mkdtemp(prefix="consolidate-"))
+    vrt = write_vrt(tiles, cell, pyproj.CRS(crs).to_wkt(), workdir / "mosaic.vrt")
+    return consolidate(vrt, workdir / "consolidated.tif", cache_mb, storage.gdal_options())

@@ -1,0 +1,82 @@
+"""Run the landing zone end to end on the embedded default, as ``make demo`` does.
+
+The elevation sensors are evaluated for real (``build_sensor_context``) and what they ask for is carried
+out in this process: their dynamic-partition requests are applied to the instance and their run requests
+materialised, tick after tick until they request nothing; then each region is consolidated. Runs land
+in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from shared.assets.landing_zone import ELEVATION_PRODUCTS, REGIONS, elevation_key
+
+log = logging.getLogger(__name__)
+
+
+def apply_sensor_tick(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sensor_name: str,
+    cursor: str | None,
+    resources: Mapping[str, Any],
+) -> tuple[str | None, list[dg.ExecuteInProcessResult]]:
+    """Evaluate a sensor once and carry out its requests; returns the new cursor and the runs' results."""
+    sensor_def = defs.resolve_sensor_def(sensor_name)
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources=dict(resources)) as context:
+        result = sensor_def(context)
+    assert isinstance(result, dg.SensorResult)
+    for request in result.dynamic_partitions_requests or []:
+        if isinstance(request, dg.AddDynamicPartitionsRequest):
+            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
+        else:
+            for key in request.partition_keys:
+                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    runs = [
+        materialize_selection(defs, instance, run.asset_selection or [], run.partition_key)
+        for run in result.run_requests or []
+    ]
+    return result.cursor or cursor, runs
+
+
+def materialize_selection(
+    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey], partition_key: str | None
+) -> dg.ExecuteInProcessResult:
+    """Materialise the assets (and their checks) like a run launched for them would."""
+    job = defs.resolve_implicit_global_asset_job_def()
+    result = job.execute_in_process(
+        instance=instance, partition_key=partition_key, asset_selection=keys, raise_on_error=True
+    )
+    log.info("materialised %s %s", [k.to_user_string() for k in keys], partition_key or "")
+    return result
+
+
+def run_elevation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """Both elevation products: sensor ticks until quiet, then every region consolidated."""
+    resources = defs.resources or {}
+    for product in ELEVATION_PRODUCTS:
+        cursor: str | None = None
+        for _ in range(5):
+            cursor, runs = apply_sensor_tick(
+                defs, instance, f"elevation_{product}_index_sensor", cursor, resources
+            )
+            if not runs:
+                break
+        for region in REGIONS.get_partition_keys():
+            materialize_selection(defs, instance, [elevation_key(product, "consolidated")], region)
+
+
+def main() -> None:
+    from landing_zone.definitions import defs
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    run_elevation(defs, dg.DagsterInstance.get())
+
+
+if __name__ == "__main__":
+    main()
