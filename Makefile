@@ -36,8 +36,8 @@ $(SAMPLE_REGION)/truth/manifest.json: | env
 	$(BIN)/python -m landing_zone.sample_region build --out $(SAMPLE_REGION) --size small --seed 1
 
 demo: env $(DAGSTER_HOME)/dagster.yaml $(SAMPLE_REGION)/truth/manifest.json
-	$(BIN)/dagster asset materialize -m landing_zone.definitions --select '*'
-	$(BIN)/dagster asset materialize -m discharge_model.definitions --select 'key:"discharge_model/*"'
+	$(BIN)/python -m landing_zone.demo
+	$(BIN)/dagster asset materialize -m discharge_model.definitions --select 'key:"discharge_model/*"' --partition pilica
 	@$(BIN)/python -m shared.storage.listing
 
 test: env

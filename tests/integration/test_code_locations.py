@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
-from dagster import AssetKey, AssetsDefinition, DagsterInstance, materialize
+from dagster import AssetKey, AssetsDefinition, materialize
 
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
 from shared.resources.platform import platform_resources
@@ -47,14 +47,14 @@ def test_landing_zone_imports_without_heavy_modules():
     probe = probe_import("landing_zone.definitions")
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
-    assert probe["assets"] == 2
+    assert probe["assets"] == 8  # the elevation pipeline's four stages for DTM and DSM
 
 
 def test_discharge_model_imports_without_heavy_modules():
     probe = probe_import("discharge_model.definitions")
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
-    assert probe["assets"] == 3  # two own assets and the landing-zone terrain it reads
+    assert probe["assets"] == 3  # two own assets and the landing-zone DTM it reads
 
 
 def test_workspace_definitions_validate(tmp_path):
@@ -71,37 +71,45 @@ def test_workspace_definitions_validate(tmp_path):
     assert "All code locations passed validation" in result.stdout + result.stderr
 
 
-def test_demo_assets_of_both_locations_materialise(any_storage):
-    """Landing zone writes the terrain; the discharge model reads it by registry key across locations."""
+def test_discharge_model_reads_the_consolidated_dtm_by_registry_key(any_storage, tmp_path):
+    """A consolidated DTM stored where landing_zone puts it is read by the discharge model's assets."""
     from discharge_model.definitions import defs as discharge_defs
-    from landing_zone.definitions import defs as landing_defs
 
-    resources = platform_resources(any_storage)
-    instance = DagsterInstance.ephemeral()
-    small = {"ops": {"elevation__demo__terrain": {"config": {"width": 600, "height": 500}}}}
-    landing = materialize(list(landing_defs.assets), resources=resources, instance=instance, run_config=small)
-    assert landing.success
-    discharge = materialize(
+    storage = any_storage.get_storage()
+    storage.put_file(write_ramp_cog(tmp_path), "elevation/dtm/consolidated/partition=pilica/part.tif")
+    result = materialize(
         list(discharge_defs.assets),
-        resources=resources,
-        instance=instance,
+        resources=platform_resources(any_storage),
+        partition_key="pilica",
         selection=[MODEL_GRID_ELEVATION, MODEL_CELL_ATTRIBUTES],
     )
-    assert discharge.success
-    storage = any_storage.get_storage()
-    tiles = pl.read_parquet(
-        storage.polars_path("elevation/demo/terrain_tile_statistics/part.parquet"),
-        storage_options=storage.polars_options(),
-    )
-    assert tiles.height == 2  # 1.2 x 1.0 km at 2 m: two 1 km tile columns, one row
-    assert tiles["valid_cells"].sum() == 600 * 500
+    assert result.success
     cells = pl.read_parquet(
-        storage.polars_path("discharge_model/model_cell_attributes/part.parquet"),
+        storage.polars_path("discharge_model/model_cell_attributes/partition=pilica/part.parquet"),
         storage_options=storage.polars_options(),
     )
-    assert cells.height == 12 * 10  # 100 m model grid
-    assert cells["elevation_m"].is_between(tiles["min_m"].min(), tiles["max_m"].max()).all()
-    assert (cells["slope_deg"] >= 0).all()
+    assert cells.height == 12 * 10  # 1.2 x 1.0 km on the 100 m model grid
+    assert cells["elevation_m"].is_between(150.0, 150.0 + 0.01 * 1200).all()
+    # the ramp rises 1 m per 100 m eastwards: 0.57 degrees everywhere but at the grid's edges
+    assert abs(cells["slope_deg"].median() - 0.573) < 0.01
+
+
+def write_ramp_cog(directory: Path) -> Path:
+    """A 600 x 500 terrain at 2 m rising 1 % eastwards, as a COG."""
+    import numpy as np
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from shared.rasters.cog import copy_to_cog, tiled_gtiff_profile
+
+    values = np.tile(150.0 + 0.02 * (np.arange(600) + 0.5), (500, 1)).astype(np.float32)
+    staging = directory / "ramp.gtiff.tif"
+    profile = tiled_gtiff_profile(
+        600, 500, "float32", "EPSG:2180", from_origin(560_000, 366_000, 2, 2), -9999.0
+    )
+    with rasterio.open(staging, "w", **profile) as dataset:
+        dataset.write(values, 1)
+    return copy_to_cog(staging, directory / "ramp.tif")
 
 
 def test_storage_resource_is_shared_by_all_io_managers(tmp_path):
@@ -118,7 +126,7 @@ def test_every_asset_is_sized_described_and_registered():
     from shared.assets import landing_zone as landing_keys
     from shared.k8s import SIZE_TAG, pool_of
 
-    registry = {
+    registry = set(landing_keys.ELEVATION_KEYS) | {
         value
         for module in (landing_keys, discharge_keys)
         for value in vars(module).values()

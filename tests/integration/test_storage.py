@@ -64,4 +64,4 @@ def test_gdal_and_polars_settings_derive_from_one_configuration(any_storage):
         assert "SECRET" not in everything.upper() and "ACCESS_KEY" not in everything.upper()
     else:
         assert Path(storage.gdal_path("a/part.tif")).is_absolute()
-        assert storage.gdal_options() == {} and storage.polars_options() is None
+        assert storage.gdal_options() == {"GDAL_PAM_ENABLED": "NO"} and storage.polars_options() is None

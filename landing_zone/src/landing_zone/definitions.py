@@ -5,15 +5,11 @@ Only light modules are imported here; GDAL/rasterio load inside the asset functi
 
 from dagster import Definitions
 
-from landing_zone.defs.elevation import demo_assets
 from landing_zone.defs.elevation.pipeline import elevation_definitions
 from landing_zone.resources.sources import SourcesResource
 from shared.resources.platform import platform_resources
 
 defs = Definitions.merge(
     elevation_definitions(),
-    Definitions(
-        assets=[demo_assets.terrain, demo_assets.terrain_tile_statistics],
-        resources={**platform_resources(), "sources": SourcesResource.from_environment()},
-    ),
+    Definitions(resources={**platform_resources(), "sources": SourcesResource.from_environment()}),
 )

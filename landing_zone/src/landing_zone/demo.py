@@ -9,7 +9,7 @@ in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -45,12 +45,12 @@ def apply_sensor_tick(
 
 
 def materialize_selection(
-    defs: dg.Definitions, instance: dg.DagsterInstance, keys: list[dg.AssetKey], partition_key: str | None
+    defs: dg.Definitions, instance: dg.DagsterInstance, keys: Sequence[dg.AssetKey], partition_key: str | None
 ) -> dg.ExecuteInProcessResult:
     """Materialise the assets (and their checks) like a run launched for them would."""
     job = defs.resolve_implicit_global_asset_job_def()
     result = job.execute_in_process(
-        instance=instance, partition_key=partition_key, asset_selection=keys, raise_on_error=True
+        instance=instance, partition_key=partition_key, asset_selection=list(keys), raise_on_error=True
     )
     log.info("materialised %s %s", [k.to_user_string() for k in keys], partition_key or "")
     return result
@@ -74,7 +74,8 @@ def run_elevation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
 def main() -> None:
     from landing_zone.definitions import defs
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
+    log.setLevel(logging.INFO)
     run_elevation(defs, dg.DagsterInstance.get())
 
 

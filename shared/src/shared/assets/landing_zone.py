@@ -16,14 +16,13 @@ def elevation_key(product: str, stage: str) -> AssetKey:
     return AssetKey(["elevation", product, stage])
 
 
+ELEVATION_KEYS = tuple(
+    elevation_key(product, stage) for product in ELEVATION_PRODUCTS for stage in ELEVATION_STAGES
+)
+"""Every asset of both elevation pipelines."""
+
 DTM_CONSOLIDATED = elevation_key("dtm", "consolidated")
 """The consolidated terrain model per region (COG, EPSG:2180): what catchments and the model read."""
 
 DSM_CONSOLIDATED = elevation_key("dsm", "consolidated")
 """The consolidated surface model per region (COG)."""
-
-DEMO_TERRAIN = AssetKey(["elevation", "demo", "terrain"])
-"""A synthetic terrain COG (EPSG:2180, 2 m), kept as a fixture-free demo of the raster IO manager."""
-
-DEMO_TERRAIN_TILE_STATISTICS = AssetKey(["elevation", "demo", "terrain_tile_statistics"])
-"""Per 1 km tile statistics of :data:`DEMO_TERRAIN` (Parquet)."""

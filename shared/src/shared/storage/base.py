@@ -58,7 +58,10 @@ class Storage(ABC):
 
     @abstractmethod
     def gdal_options(self) -> dict[str, str]:
-        """GDAL configuration options to read this storage (no credentials: those stay in the environment)."""
+        """GDAL configuration options to read this storage (no credentials: those stay in the environment).
+
+        Both flavours turn off GDAL's ``.aux.xml`` side files: readers must never write into storage.
+        """
 
     @abstractmethod
     def polars_path(self, key: str) -> str:

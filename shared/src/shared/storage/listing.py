@@ -1,21 +1,34 @@
-"""Print what is stored under the configured storage root, with URIs to paste into QGIS or polars.
+"""Print what is stored under the configured storage root, one line per asset, with a URI to open.
 
 ``python -m shared.storage.listing`` (the last step of ``make demo``).
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+
 from shared.resources.platform import storage_resource
+from shared.storage import ObjectInfo
+
+
+def asset_of(key: str) -> str:
+    """The asset path of an object key: the folders before the first partition folder or file name."""
+    parts = key.split("/")
+    asset = [part for part in parts[:-1] if "=" not in part]
+    return "/".join(asset[: next((i for i, p in enumerate(parts) if "=" in p), len(asset))])
 
 
 def main() -> None:
     storage = storage_resource().get_storage()
-    objects = list(storage.list())
-    print(f"\n{len(objects)} objects under {storage.url}:")
-    for info in objects:
-        gdal_path = storage.gdal_path(info.key)
-        gdal_hint = f"  (GDAL: {gdal_path})" if gdal_path != info.uri else ""
-        print(f"  {info.uri}  {info.size / 1e6:.2f} MB{gdal_hint}")
+    by_asset: dict[str, list[ObjectInfo]] = defaultdict(list)
+    for info in storage.list():
+        by_asset[asset_of(info.key)].append(info)
+    print(f"\nOutputs under {storage.url}:")
+    for asset, objects in sorted(by_asset.items()):
+        size = sum(info.size for info in objects) / 1e6
+        example = objects[-1]
+        hint = storage.gdal_path(example.key) if example.key.endswith(".tif") else example.uri
+        print(f"  {asset:<42} {len(objects):>4} objects {size:9.2f} MB  e.g. {hint}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,7 @@ class LocalStorage(Storage):
         return str(self._path(key))
 
     def gdal_options(self) -> dict[str, str]:
-        return {}
+        return {"GDAL_PAM_ENABLED": "NO"}
 
     def polars_path(self, key: str) -> str:
         return str(self._path(key))

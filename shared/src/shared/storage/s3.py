@@ -86,6 +86,7 @@ class S3Storage(Storage):
             "AWS_REGION": self.region,
             # Without this GDAL lists the "directory" of every file it opens: one extra request per open.
             "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",
+            "GDAL_PAM_ENABLED": "NO",
         }
         if self.endpoint_url:
             endpoint = urlparse(self.endpoint_url)

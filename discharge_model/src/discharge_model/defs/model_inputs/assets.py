@@ -8,7 +8,7 @@ from dagster import AssetExecutionContext, AssetIn, Config, asset
 from pydantic import Field
 
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
-from shared.assets.landing_zone import DEMO_TERRAIN
+from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.k8s import K8sOpTags
 from shared.rasters.handles import CogFile, StoredRaster
 from shared.resources.platform import RASTER_IO_MANAGER
@@ -22,11 +22,12 @@ class ModelGridConfig(Config):
 
 @asset(
     key=MODEL_GRID_ELEVATION,
-    ins={"terrain": AssetIn(key=DEMO_TERRAIN)},
+    ins={"terrain": AssetIn(key=DTM_CONSOLIDATED)},
+    partitions_def=REGIONS,
     io_manager_key=RASTER_IO_MANAGER,
     op_tags=K8sOpTags.small(env={"GDAL_CACHEMAX": "256"}),
     kinds={"cog", "gdal"},
-    description="Terrain averaged onto the model grid (COG).",
+    description="The region's consolidated DTM averaged onto the model grid (COG).",
 )
 def model_grid_elevation(
     context: AssetExecutionContext, config: ModelGridConfig, terrain: StoredRaster
@@ -42,6 +43,7 @@ def model_grid_elevation(
 @asset(
     key=MODEL_CELL_ATTRIBUTES,
     ins={"grid": AssetIn(key=MODEL_GRID_ELEVATION)},
+    partitions_def=REGIONS,
     op_tags=K8sOpTags.small(),
     kinds={"parquet", "polars"},
     description="Static attributes per model cell: elevation and slope.",

@@ -6,9 +6,9 @@ assets load them as inputs without importing any landing-zone code.
 
 from dagster import AssetSpec
 
-from shared.assets.landing_zone import DEMO_TERRAIN
+from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.resources.platform import RASTER_IO_MANAGER
 
 terrain = AssetSpec(
-    DEMO_TERRAIN, description="Terrain COG from the landing_zone location."
+    DTM_CONSOLIDATED, partitions_def=REGIONS, description="Consolidated DTM per region from landing_zone."
 ).with_io_manager_key(RASTER_IO_MANAGER)

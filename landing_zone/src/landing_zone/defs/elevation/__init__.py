@@ -1,1 +1,1 @@
-"""Elevation domain: terrain rasters and their statistics."""
+"""Elevation domain: DTM and DSM tiles to consolidated COGs (one component, two instances)."""

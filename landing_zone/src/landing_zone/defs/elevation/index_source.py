@@ -12,7 +12,7 @@ import polars as pl
 
 from landing_zone.sources import fetch, parse_tile_index
 
-INDEX_SCHEMA = {
+INDEX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "tile_id": pl.String,
     "map_sheet": pl.String,
     "region": pl.String,
