@@ -80,7 +80,8 @@ def consolidate(
     """Copy the VRT into a COG with the platform's profile, under a bounded GDAL block cache."""
     import rasterio
 
-    with rasterio.Env(GDAL_CACHEMAX=cache_mb, **(gdal_options or {})):
+    # rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax64, which counts bytes, not megabytes
+    with rasterio.Env(GDAL_CACHEMAX=cache_mb * 1024 * 1024, **(gdal_options or {})):
         return copy_to_cog(vrt, destination)
 
 
