@@ -35,6 +35,9 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     plausible_min_m: float = Field(default=-50.0, description="Lowest plausible elevation.")
     plausible_max_m: float = Field(default=2700.0, description="Highest plausible elevation.")
     max_seam_offset_m: float = Field(default=0.1, description="Largest systematic step across a tile edge.")
+    clip_bounds: tuple[float, float, float, float] | None = Field(
+        default=None, description="Optional region rectangle (west, south, east, north) to clip tiles to."
+    )
     gdal_cachemax_mb: int = Field(default=512, description="GDAL block cache per op (memory bound).")
     download_workers: int = Field(default=8, description="Parallel downloads per sheet.")
     convert_workers: int = Field(default=2, description="Parallel conversions per sheet.")
@@ -134,7 +137,9 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
             from shared.workers import RetryPolicy, WorkerPool
 
             partition = partition_dimensions(self.sheet_partitions, context.partition_key)
-            settings = ConversionSettings(self.crs, self.cell_size, self.fill_distance_cells)
+            settings = ConversionSettings(
+                self.crs, self.cell_size, self.fill_distance_cells, self.clip_bounds
+            )
             store = storage.get_storage()
             pool = WorkerPool(
                 max_workers=self.convert_workers,
