@@ -20,7 +20,7 @@ from rasterio.transform import from_origin
 
 from landing_zone.sample_region.spec import CRS, NODATA, RegionSpec
 from landing_zone.sample_region.terrain import surface_block
-from landing_zone.sample_region.tiles import BAD_VARIANTS, GOOD_VARIANTS, TileVariant, write_tile
+from landing_zone.sample_region.tiles import BAD_VARIANTS, GOOD_VARIANTS, TileData, TileVariant, write_tile
 from shared.rasters.cog import copy_to_cog, tiled_gtiff_profile
 
 PRODUCTS = ("dtm", "dsm")
@@ -123,12 +123,13 @@ def _write_slot(
     tile_id = slot.tile_id
     if slot.sheet != plan.missing_in_v1:
         v1_values = values + SURVEY_BIAS_M if tile_id in plan.biased_in_v1 else values
-        write_tile(root / "tiles" / "v1" / tile_id, v1_values, west, north, spec.cell_size, variant, rng)
+        write_tile(
+            root / "tiles" / "v1" / tile_id, TileData(v1_values, west, north, spec.cell_size), variant, rng
+        )
     if _changed_in_v2(plan, slot):
         good = variant if not variant.defect else GOOD_VARIANTS[(slot.row + slot.col) % len(GOOD_VARIANTS)]
-        write_tile(
-            root / "tiles" / "v2" / _v2_tile_id(plan, slot), values, west, north, spec.cell_size, good, rng
-        )
+        tile = TileData(values, west, north, spec.cell_size)
+        write_tile(root / "tiles" / "v2" / _v2_tile_id(plan, slot), tile, good, rng)
 
 
 def _changed_in_v2(plan: ElevationPlan, slot: TileSlot) -> bool:

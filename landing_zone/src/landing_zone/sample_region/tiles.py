@@ -37,6 +37,16 @@ class TileVariant:
     defect: str | None = None
 
 
+@dataclass(frozen=True)
+class TileData:
+    """The values of one tile and where they lie: north-west corner and cell size."""
+
+    values: np.ndarray
+    west: float
+    north: float
+    cell: float
+
+
 GOOD_VARIANTS = (
     TileVariant("asc"),
     TileVariant("xyz"),
@@ -59,32 +69,17 @@ BAD_VARIANTS = (
 )
 
 
-def write_tile(
-    path_stem: Path,
-    values: np.ndarray,
-    west: float,
-    north: float,
-    cell: float,
-    variant: TileVariant,
-    rng: np.random.Generator,
-) -> Path:
+def write_tile(path_stem: Path, tile: TileData, variant: TileVariant, rng: np.random.Generator) -> Path:
     """Write one tile; returns the path of the main file (``.asc``, ``.xyz`` or ``.tif``)."""
     path = path_stem.with_suffix(f".{variant.format}")
     path.parent.mkdir(parents=True, exist_ok=True)
     writer = {"asc": _write_asc, "xyz": _write_xyz, "tif": _write_tif}[variant.format]
-    writer(path, values, west, north, cell, variant, rng)
+    writer(path, tile, variant, rng)
     return path
 
 
-def _write_asc(
-    path: Path,
-    values: np.ndarray,
-    west: float,
-    north: float,
-    cell: float,
-    variant: TileVariant,
-    rng: np.random.Generator,
-) -> None:
+def _write_asc(path: Path, tile: TileData, variant: TileVariant, rng: np.random.Generator) -> None:
+    values, west, north, cell = tile.values, tile.west, tile.north, tile.cell
     rows, cols = values.shape
     south = north - rows * cell
     corner = "xllcenter" if variant.centre_registered else "xllcorner"
@@ -115,15 +110,8 @@ def _grid_text(values: np.ndarray) -> str:
     return frame.write_csv(separator=" ", include_header=False, float_precision=3)
 
 
-def _write_xyz(
-    path: Path,
-    values: np.ndarray,
-    west: float,
-    north: float,
-    cell: float,
-    variant: TileVariant,
-    rng: np.random.Generator,
-) -> None:
+def _write_xyz(path: Path, tile: TileData, variant: TileVariant, rng: np.random.Generator) -> None:
+    values, west, north, cell = tile.values, tile.west, tile.north, tile.cell
     rows, cols = values.shape
     x = west + (np.arange(cols) + 0.5) * cell
     y = north - (np.arange(rows) + 0.5) * cell
@@ -150,15 +138,8 @@ def _hole_mask(rows: int, cols: int, rng: np.random.Generator) -> np.ndarray:
     return ((r - centre_r) / (0.12 * rows)) ** 2 + ((c - centre_c) / (0.18 * cols)) ** 2 < 1
 
 
-def _write_tif(
-    path: Path,
-    values: np.ndarray,
-    west: float,
-    north: float,
-    cell: float,
-    variant: TileVariant,
-    rng: np.random.Generator,
-) -> None:
+def _write_tif(path: Path, tile: TileData, variant: TileVariant, rng: np.random.Generator) -> None:
+    values, west, north, cell = tile.values, tile.west, tile.north, tile.cell
     if variant.defect == "zero-byte file":
         path.write_bytes(b"")
         return
