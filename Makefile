@@ -47,6 +47,7 @@ dev: env $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
 
 bench: env
+	$(UV) sync --locked --python 3.11 --group bench
 	@for script in benchmarks/[!_]*.py; do \
 		name=$$(basename $$script .py); \
 		[ "$$name" = harness ] && continue; \
