@@ -32,18 +32,19 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
     """Polish every variable of every station found in ``wide``."""
     variables = [name for name in wide.columns if name in rules]
     regular = _regular_index(_deduplicated(wide), variables)
-    long = regular.unpivot(
-        index=["station", "time"], on=variables, variable_name="variable", value_name="raw_value"
-    )
-    # unpivot stacks one block per variable, each sorted by station and time: groups are contiguous runs
-    long = long.with_columns(gid=pl.concat_str("variable", "station", separator="|").rle_id())
-    frames = [_polish_variable(long.filter(pl.col("variable") == name), rules[name]) for name in variables]
-    return (
-        pl.concat(frames)
-        .select(OUTPUT_SCHEMA.names())
-        .cast(OUTPUT_SCHEMA)
-        .sort("station", "variable", "time")
-    )
+    # rows are sorted by station and time, so each station is one contiguous run: its run id is the group
+    regular = regular.with_columns(gid=pl.col("station").rle_id())
+    frames = [
+        _polish_variable(
+            regular.select(
+                "station", "time", "gid", pl.lit(name).alias("variable"), pl.col(name).alias("raw_value")
+            ),
+            rules[name],
+        )
+        for name in variables
+    ]
+    # ordered by variable, then station and time: the order the groups were processed in
+    return pl.concat(frames).select(OUTPUT_SCHEMA.names()).cast(OUTPUT_SCHEMA)
 
 
 def _deduplicated(wide: pl.DataFrame) -> pl.DataFrame:
@@ -68,14 +69,14 @@ def _polish_variable(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
     frame = frame.with_columns(test=_rejection_test(rule))
     frame = frame.with_columns(kept=pl.when(pl.col("test").is_null()).then(raw))
     frame = _correct_drift(frame, rule)
-    filled = _filled(pl.col("kept"), rule)
+    frame = frame.with_columns(filled=_filled(pl.col("kept"), rule))
     return frame.with_columns(
-        value=pl.coalesce(pl.col("kept"), filled),
+        value=pl.coalesce("kept", "filled"),
         flag=pl.when(pl.col("test").is_not_null() & pl.col("kept").is_not_null())
         .then(pl.lit("corrected"))
         .when(pl.col("kept").is_not_null())
         .then(pl.lit("ok"))
-        .when(filled.is_not_null())
+        .when(pl.col("filled").is_not_null())
         .then(pl.lit("imputed"))
         .when(raw.is_null())
         .then(pl.lit("missing"))
@@ -103,8 +104,7 @@ def _spike(rule: VariableRule) -> pl.Expr:
     if rule.spike_step is None:
         return pl.lit(False)
     raw = pl.col("raw_value")
-    previous = raw.shift(1).forward_fill().over("gid")
-    following = raw.shift(-1).backward_fill().over("gid")
+    previous, following = _neighbour(raw, forward=True), _neighbour(raw, forward=False)
     up = (raw - previous > rule.spike_step) & (raw - following > rule.spike_step)
     down = (previous - raw > rule.spike_step) & (following - raw > rule.spike_step)
     if rule.spike_ratio is not None:
@@ -114,28 +114,49 @@ def _spike(rule: VariableRule) -> pl.Expr:
     return (up | down).fill_null(False)
 
 
+def _neighbour(values: pl.Expr, forward: bool) -> pl.Expr:
+    """The nearest valid value before (or after) each row within its group, without a group-by:
+    fill across the whole column, then drop fills that came from another group."""
+    step = 1 if forward else -1
+    shifted, group = values.shift(step), pl.col("gid").shift(step)
+    source_group = pl.when(shifted.is_not_null()).then(group)
+    if forward:
+        return pl.when(source_group.forward_fill() == pl.col("gid")).then(shifted.forward_fill())
+    return pl.when(source_group.backward_fill() == pl.col("gid")).then(shifted.backward_fill())
+
+
 def _flatline(rule: VariableRule) -> pl.Expr:
     """Members (after the first) of a run of at least ``flatline_days`` identical values."""
     if rule.flatline_days is None:
         return pl.lit(False)
     raw = pl.col("raw_value")
-    run = pl.struct("gid", "raw_value").rle_id()
-    position = pl.int_range(pl.len()).over(run)
-    length = pl.len().over(run)
+    starts = (raw != raw.shift(1)) | (pl.col("gid") != pl.col("gid").shift(1))
+    position, length = _run_position_and_length(starts.fill_null(True))
     natural = raw.is_in(list(rule.flatline_ignores)) if rule.flatline_ignores else pl.lit(False)
     return ((length >= rule.flatline_days) & (position > 0) & raw.is_not_null() & ~natural).fill_null(False)
 
 
+def _run_position_and_length(starts: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """Position of each row in its run and the run's length, given where runs start (no group-by)."""
+    index = pl.int_range(pl.len())
+    first = pl.when(starts).then(index).forward_fill()
+    ends = starts.shift(-1).fill_null(True)
+    last = pl.when(ends).then(index).backward_fill()
+    return index - first, last - first + 1
+
+
 def _correct_drift(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
-    """Remove a slowly growing bias against the other stations (needs three or more stations)."""
+    """Remove a slowly growing bias against the other stations (needs three or more stations).
+
+    The bias is a 31-day running mean of the difference to the stations' daily median: spikes and
+    flatlines are already rejected at this point, so a mean is robust enough and much faster.
+    """
     if rule.drift_limit is None or frame["station"].n_unique() < 3:
         return frame
     kept = pl.col("kept")
     consensus = frame.group_by("time").agg(pl.col("kept").median().alias("consensus"))
     frame = frame.join(consensus, on="time", how="left", maintain_order="left")
-    bias = (
-        (kept - pl.col("consensus")).rolling_median(window_size=31, min_samples=10, center=True).over("gid")
-    )
+    bias = (kept - pl.col("consensus")).rolling_mean(window_size=31, min_samples=10, center=True).over("gid")
     drifting = (bias.abs() > rule.drift_limit).fill_null(False) & kept.is_not_null()
     return frame.with_columns(
         test=pl.when(drifting).then(pl.lit("drift")).otherwise(pl.col("test")),
@@ -144,11 +165,15 @@ def _correct_drift(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
 
 
 def _filled(kept: pl.Expr, rule: VariableRule) -> pl.Expr:
-    """Gap filling per rule; only gaps of at most ``fill_limit_days`` are filled."""
+    """Gap filling per rule; only gaps of at most ``fill_limit_days`` inside a group are filled."""
     if rule.fill == "none" or rule.fill_limit_days <= 0:
         return pl.lit(None, dtype=pl.Float64)
     gap = kept.is_null()
-    run = pl.struct(pl.col("gid"), gap).rle_id()
-    short = gap & (pl.len().over(run) <= rule.fill_limit_days)
-    filled = kept.interpolate().over("gid") if rule.fill == "linear" else kept.forward_fill().over("gid")
-    return pl.when(short).then(filled)
+    starts = (gap != gap.shift(1)) | (pl.col("gid") != pl.col("gid").shift(1))
+    _, length = _run_position_and_length(starts.fill_null(True))
+    short = gap & (length <= rule.fill_limit_days)
+    if rule.fill == "linear":
+        before, after = _neighbour(kept, forward=True), _neighbour(kept, forward=False)
+        filled = kept.interpolate()
+        return pl.when(short & before.is_not_null() & after.is_not_null()).then(filled)
+    return pl.when(short).then(_neighbour(kept, forward=True))
