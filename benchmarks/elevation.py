@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,25 @@ CACHE_MB = 512
 
 
 def tile_directory(workdir: Path, tiles: int) -> Path:
-    """Converted-tile COGs (500 x 500 cells) for the first ``tiles`` x ``tiles`` km of the bench region."""
+    """Converted-tile COGs (500 x 500 cells) for the first ``tiles`` x ``tiles`` km of the bench region,
+    generated in parallel processes and kept between runs."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    directory = workdir / f"tiles-{tiles}"
+    directory.mkdir(parents=True, exist_ok=True)
+    todo = [
+        (row, col)
+        for row in range(tiles)
+        for col in range(tiles)
+        if not (directory / f"{row:03d}_{col:03d}.tif").exists()
+    ]
+    with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        list(pool.map(write_tile, [directory] * len(todo), *zip(*todo, strict=True)) if todo else [])
+    return directory
+
+
+def write_tile(directory: Path, row: int, col: int) -> None:
+    """One terrain tile of the bench region as a COG (written to a temporary name, then renamed)."""
     import rasterio
     from rasterio.transform import from_origin
 
@@ -30,23 +49,17 @@ def tile_directory(workdir: Path, tiles: int) -> Path:
     from shared.rasters.cog import copy_to_cog, tiled_gtiff_profile
 
     spec = RegionSpec.for_size("bench", seed=1)
-    directory = workdir / f"tiles-{tiles}"
-    directory.mkdir(parents=True, exist_ok=True)
     n = spec.tile_cells
-    for row in range(tiles):
-        for col in range(tiles):
-            cog = directory / f"{row:03d}_{col:03d}.tif"
-            if cog.exists():
-                continue
-            block = surface_block(spec, row * n, col * n, n, n)
-            west, north = spec.west + col * spec.tile_size_m, spec.north - row * spec.tile_size_m
-            staging = directory / "staging.tif"
-            profile = tiled_gtiff_profile(n, n, "float32", CRS, from_origin(west, north, 2.0, 2.0), NODATA)
-            with rasterio.open(staging, "w", **profile) as dataset:
-                dataset.write(block.dtm, 1)
-            copy_to_cog(staging, cog)
-            staging.unlink()
-    return directory
+    block = surface_block(spec, row * n, col * n, n, n)
+    west, north = spec.west + col * spec.tile_size_m, spec.north - row * spec.tile_size_m
+    staging = directory / f"staging-{row}-{col}.tif"
+    profile = tiled_gtiff_profile(n, n, "float32", CRS, from_origin(west, north, 2.0, 2.0), NODATA)
+    with rasterio.open(staging, "w", **profile) as dataset:
+        dataset.write(block.dtm, 1)
+    partial = directory / f"partial-{row}-{col}.tif"
+    copy_to_cog(staging, partial)
+    staging.unlink()
+    partial.rename(directory / f"{row:03d}_{col:03d}.tif")
 
 
 def write_mosaic(directory: Path) -> Path:
