@@ -47,7 +47,7 @@ def test_landing_zone_imports_without_heavy_modules():
     probe = probe_import("landing_zone.definitions")
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
-    assert probe["assets"] == 8  # the elevation pipeline's four stages for DTM and DSM
+    assert probe["assets"] == 8 + 8  # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro
 
 
 def test_discharge_model_imports_without_heavy_modules():
@@ -126,12 +126,16 @@ def test_every_asset_is_sized_described_and_registered():
     from shared.assets import landing_zone as landing_keys
     from shared.k8s import SIZE_TAG, pool_of
 
-    registry = set(landing_keys.ELEVATION_KEYS) | {
-        value
-        for module in (landing_keys, discharge_keys)
-        for value in vars(module).values()
-        if isinstance(value, AssetKey)
-    }
+    registry = (
+        set(landing_keys.ELEVATION_KEYS)
+        | set(landing_keys.STATION_KEYS)
+        | {
+            value
+            for module in (landing_keys, discharge_keys)
+            for value in vars(module).values()
+            if isinstance(value, AssetKey)
+        }
+    )
     for defs in (landing_defs, discharge_defs):
         for assets_def in defs.assets:
             if not isinstance(assets_def, AssetsDefinition):

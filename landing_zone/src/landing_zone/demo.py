@@ -14,7 +14,13 @@ from typing import Any
 
 import dagster as dg
 
-from shared.assets.landing_zone import ELEVATION_PRODUCTS, REGIONS, elevation_key
+from shared.assets.landing_zone import (
+    ELEVATION_PRODUCTS,
+    REGIONS,
+    STATION_NETWORKS,
+    elevation_key,
+    station_key,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,12 +77,27 @@ def run_elevation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
             materialize_selection(defs, instance, [elevation_key(product, "consolidated")], region)
 
 
+def run_stations(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """Both station networks: sync sensors until quiet, then the polished series (with their checks)."""
+    resources = defs.resources or {}
+    for network in STATION_NETWORKS:
+        cursor: str | None = None
+        for _ in range(3):
+            cursor, runs = apply_sensor_tick(defs, instance, f"{network}_sync_sensor", cursor, resources)
+            if not runs:
+                break
+        keys = [station_key(network, "sync_plan"), station_key(network, "polished_timeseries")]
+        materialize_selection(defs, instance, keys, None)
+
+
 def main() -> None:
     from landing_zone.definitions import defs
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     log.setLevel(logging.INFO)
-    run_elevation(defs, dg.DagsterInstance.get())
+    instance = dg.DagsterInstance.get()
+    run_elevation(defs, instance)
+    run_stations(defs, instance)
 
 
 if __name__ == "__main__":

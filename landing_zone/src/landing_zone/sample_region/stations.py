@@ -162,7 +162,7 @@ def _observe_all(
     rng = np.random.default_rng([spec.seed, 31])
     start = spec.start
     stations = sorted({station for station, _ in clean})
-    drifting = stations[0]
+    drifting = min(station for station, variable in clean if variable == "air_temperature_c")
     gaps = {station: gap_days(spec.days, rng) for station in stations}
     observed, artefacts = {}, []
     for (station, variable), values in sorted(clean.items()):

@@ -21,14 +21,6 @@ from landing_zone.sources.safe_paths import (
     safe_extract_zip,
     safe_join,
 )
-from landing_zone.sources.stac import (
-    OfflineSchemaError,
-    PlatformStacIO,
-    asset_href,
-    list_items,
-    open_catalog,
-    validate_catalog,
-)
 from landing_zone.sources.wfs import (
     MalformedIndexError,
     TileIndexEntry,
@@ -65,3 +57,22 @@ __all__ = [
     "safe_join",
     "validate_catalog",
 ]
+
+
+_STAC_NAMES = {
+    "OfflineSchemaError",
+    "PlatformStacIO",
+    "asset_href",
+    "list_items",
+    "open_catalog",
+    "validate_catalog",
+}
+
+
+def __getattr__(name: str) -> object:
+    """STAC helpers load pystac on first use: definitions import this package and must stay light."""
+    if name in _STAC_NAMES:
+        from landing_zone.sources import stac
+
+        return getattr(stac, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,3 +26,23 @@ DTM_CONSOLIDATED = elevation_key("dtm", "consolidated")
 
 DSM_CONSOLIDATED = elevation_key("dsm", "consolidated")
 """The consolidated surface model per region (COG)."""
+
+STATION_NETWORKS = ("meteo", "hydro")
+STATION_STAGES = ("sync_plan", "stations", "raw_observations", "polished_timeseries")
+
+
+def station_key(network: str, stage: str) -> AssetKey:
+    """``{meteo|hydro}/{sync_plan|stations|raw_observations|polished_timeseries}``."""
+    if network not in STATION_NETWORKS or stage not in STATION_STAGES:
+        raise ValueError(f"no station asset {network}/{stage}")
+    return AssetKey([network, stage])
+
+
+STATION_KEYS = tuple(station_key(network, stage) for network in STATION_NETWORKS for stage in STATION_STAGES)
+"""Every asset of the station pipelines."""
+
+METEO_POLISHED = station_key("meteo", "polished_timeseries")
+"""Daily meteorological series per station, flagged value by value (the model's forcing)."""
+
+HYDRO_POLISHED = station_key("hydro", "polished_timeseries")
+"""Daily water level and discharge per gauge, flagged value by value (the model's target)."""

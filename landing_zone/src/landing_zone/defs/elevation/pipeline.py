@@ -38,7 +38,9 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     clip_bounds: tuple[float, float, float, float] | None = Field(
         default=None, description="Optional region rectangle (west, south, east, north) to clip tiles to."
     )
-    gdal_cachemax_mb: int = Field(default=512, description="GDAL block cache per op (memory bound).")
+    gdal_cachemax_mb: int = Field(
+        default=256, description="GDAL block cache per op; consolidation peaks near 2x this + 250 MB."
+    )
     download_workers: int = Field(default=8, description="Parallel downloads per sheet.")
     convert_workers: int = Field(default=2, description="Parallel conversions per sheet.")
 

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from landing_zone.defs.stations.rules import RULES
+from shared.assets.landing_zone import STATION_NETWORKS, station_key
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
 from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
@@ -14,16 +15,12 @@ from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
 MAX_FLAGGED_FRACTION = 0.25
 
 
-def polished_key(network: str) -> dg.AssetKey:
-    return dg.AssetKey([network, "polished_timeseries"])
-
-
 def polished_asset(network: str) -> dg.AssetsDefinition:
     @dg.asset(
-        key=polished_key(network),
+        key=station_key(network, "polished_timeseries"),
         ins={
             "raw": dg.AssetIn(
-                key=dg.AssetKey([network, "raw_observations"]),
+                key=station_key(network, "raw_observations"),
                 partition_mapping=dg.AllPartitionMapping(),
                 metadata={ALLOW_MISSING_PARTITIONS: True},
             )
@@ -94,7 +91,7 @@ def polished_sql_checks() -> list[SqlCheck]:
 
 
 def polished_checks(network: str) -> dg.AssetChecksDefinition:
-    key = polished_key(network)
+    key = station_key(network, "polished_timeseries")
     checks = polished_sql_checks()
 
     @dg.multi_asset_check(
@@ -109,8 +106,7 @@ def polished_checks(network: str) -> dg.AssetChecksDefinition:
 
 
 def polished_definitions() -> dg.Definitions:
-    networks = ("meteo", "hydro")
     return dg.Definitions(
-        assets=[polished_asset(network) for network in networks],
-        asset_checks=[polished_checks(network) for network in networks],
+        assets=[polished_asset(network) for network in STATION_NETWORKS],
+        asset_checks=[polished_checks(network) for network in STATION_NETWORKS],
     )

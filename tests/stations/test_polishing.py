@@ -1,0 +1,99 @@
+"""Polishing scored against the sample region's truth (clean series and planted artefacts)."""
+
+import zipfile
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from landing_zone.defs.stations.polishing import polish
+from landing_zone.defs.stations.provider_formats import HYDRO_FORMAT, METEO_FORMAT, parse_provider_csv
+from landing_zone.defs.stations.rules import FLAGS, RULES
+
+
+def parsed(region: Path, network: str) -> pl.DataFrame:
+    fmt = METEO_FORMAT if network == "meteo" else HYDRO_FORMAT
+    tables = []
+    for path in sorted((region / "stations" / network / "v2").rglob("*.zip")):
+        with zipfile.ZipFile(path) as archive:
+            tables.append(parse_provider_csv(archive.read(archive.namelist()[0]), fmt, path.stem))
+    return pl.concat(tables, how="vertical_relaxed")
+
+
+@pytest.fixture(scope="module")
+def scored(small_region) -> pl.DataFrame:
+    """Polished meteo and hydro series joined with the clean truth and the planted artefacts."""
+    polished = pl.concat([polish(parsed(small_region, network)) for network in ("meteo", "hydro")])
+    day = pl.col("time").dt.date()
+    truth = pl.read_parquet(small_region / "truth" / "clean_series.parquet").rename({"value": "true_value"})
+    planted = pl.read_parquet(small_region / "truth" / "artefacts.parquet").rename({"kind": "planted"})
+    return (
+        polished.with_columns(date=day)
+        .join(truth, on=["station", "date", "variable"], how="left")
+        .join(planted, on=["station", "date", "variable"], how="left")
+    )
+
+
+def rmse(errors: pl.Series) -> float:
+    return float((errors**2).mean() ** 0.5)
+
+
+def test_temperature_rmse_drops_to_at_most_30_percent_of_raw(scored):
+    temperature = scored.filter(
+        (pl.col("variable") == "air_temperature_c") & pl.col("raw_value").is_not_null()
+    )
+    raw = rmse(temperature["raw_value"] - temperature["true_value"])
+    polished = temperature.filter(pl.col("value").is_not_null())
+    assert rmse(polished["value"] - polished["true_value"]) <= 0.3 * raw
+
+
+def test_planted_spikes_are_flagged_and_clean_values_rarely(scored):
+    spikes = scored.filter(pl.col("planted") == "spike")
+    assert spikes.height > 50
+    assert spikes.filter(pl.col("flag") != "ok").height >= 0.95 * spikes.height
+    clean = scored.filter(pl.col("planted").is_null() & pl.col("raw_value").is_not_null())
+    assert clean.filter(pl.col("flag") != "ok").height <= 0.01 * clean.height
+
+
+def test_precipitation_is_never_imputed_and_every_imputed_value_is_flagged(scored):
+    assert scored.filter(
+        (pl.col("variable") == "precipitation_mm") & (pl.col("flag") == "imputed")
+    ).is_empty()
+    changed = scored.filter(
+        pl.col("value").is_not_null()
+        & (pl.col("raw_value").is_null() | (pl.col("value") != pl.col("raw_value")))
+    )
+    assert set(changed["flag"].unique()) <= {"imputed", "corrected"}
+    assert changed.filter(pl.col("flag") == "imputed").height > 0
+
+
+def test_gaps_stay_as_rows_on_a_regular_daily_index(scored):
+    spans = scored.group_by("station", "variable").agg(
+        pl.len().alias("rows"),
+        ((pl.col("time").max() - pl.col("time").min()).dt.total_days() + 1).alias("days"),
+    )
+    assert (spans["rows"] == spans["days"]).all()
+    gaps = scored.filter(pl.col("planted") == "gap")
+    assert gaps.height > 0 and set(gaps["flag"].unique()) <= {"missing", "imputed"}
+
+
+def test_discharge_is_never_negative_and_glitches_are_rejected(scored):
+    discharge = scored.filter(pl.col("variable") == "discharge_m3s")
+    assert (discharge["value"].drop_nulls() >= 0).all()
+    glitches = discharge.filter(pl.col("planted") == "negative")
+    assert glitches.height > 0 and (glitches["test"] == "bounds").all()
+
+
+def test_drift_is_corrected(scored):
+    drift = scored.filter(pl.col("planted") == "drift")
+    assert drift.height > 0
+    assert drift.filter(pl.col("flag") == "corrected").height >= 0.8 * drift.height
+    corrected = drift.filter(pl.col("flag") == "corrected")
+    assert rmse(corrected["value"] - corrected["true_value"]) < rmse(
+        corrected["raw_value"] - corrected["true_value"]
+    )
+
+
+def test_every_flag_comes_from_the_rules_vocabulary(scored):
+    assert set(scored["flag"].unique()) <= set(FLAGS)
+    assert set(scored["variable"].unique()) <= set(RULES)
