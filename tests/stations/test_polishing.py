@@ -26,7 +26,13 @@ def scored(small_region) -> pl.DataFrame:
     polished = pl.concat([polish(parsed(small_region, network)) for network in ("meteo", "hydro")])
     day = pl.col("time").dt.date()
     truth = pl.read_parquet(small_region / "truth" / "clean_series.parquet").rename({"value": "true_value"})
-    planted = pl.read_parquet(small_region / "truth" / "artefacts.parquet").rename({"kind": "planted"})
+    planted = (
+        pl.read_parquet(small_region / "truth" / "artefacts.parquet")
+        .rename({"kind": "planted"})
+        .unique(
+            ["station", "date", "variable"], keep="first", maintain_order=True
+        )  # a drifting day can also be flat
+    )
     return (
         polished.with_columns(date=day)
         .join(truth, on=["station", "date", "variable"], how="left")
@@ -97,3 +103,25 @@ def test_drift_is_corrected(scored):
 def test_every_flag_comes_from_the_rules_vocabulary(scored):
     assert set(scored["flag"].unique()) <= set(FLAGS)
     assert set(scored["variable"].unique()) <= set(RULES)
+
+
+def test_duckdb_checks_pass_on_polished_series_and_catch_a_duplicate(small_region, local_storage):
+    from landing_zone.defs.stations.polished import polished_sql_checks
+    from shared.assets.landing_zone import METEO_POLISHED
+    from shared.resources.duckdb_checks import DuckDBChecksResource
+    from shared.storage import object_key
+
+    polished = polish(parsed(small_region, "meteo"))
+    storage = local_storage.get_storage()
+    key = object_key(METEO_POLISHED.path, None, "parquet")
+    duckdb = DuckDBChecksResource(storage=local_storage)
+    with storage.writer(key) as path:
+        polished.write_parquet(path)
+    results = {r.check_name: r for r in duckdb.run_checks(METEO_POLISHED, polished_sql_checks())}
+    assert {name: r.passed for name, r in results.items()} == dict.fromkeys(results, True)
+    assert len(results) == 5
+    with storage.writer(key) as path:
+        pl.concat([polished, polished.head(1)]).write_parquet(path)
+    broken = {r.check_name: r for r in duckdb.run_checks(METEO_POLISHED, polished_sql_checks())}
+    assert not broken["station_time_unique"].passed
+    assert broken["station_time_unique"].metadata["offending_rows"].value == 1

@@ -1,7 +1,8 @@
 """Polish station series: regular daily index, physical tests, gap filling, a flag per value.
 
 Input: the typed wide tables of the raw layer (``station``, ``time``, one column per variable). Output:
-one long row per station, day and variable with ``raw_value``, ``value``, ``flag`` (ok, corrected,
+one long row per station, day (``time``, 00:00 UTC; ``observed_at`` is the reading's own timestamp) and
+variable with ``raw_value``, ``value``, ``flag`` (ok, corrected,
 imputed, missing, rejected) and ``test`` (which test rejected or corrected it). Gaps stay as rows;
 nothing is dropped and stitched. Everything is vectorised polars over (station, variable) windows,
 and every limit comes from :data:`rules.RULES`.
@@ -19,6 +20,7 @@ OUTPUT_SCHEMA = pl.Schema(
     {
         "station": pl.String(),
         "time": pl.Datetime("us", "UTC"),
+        "observed_at": pl.Datetime("us", "UTC"),
         "variable": pl.String(),
         "raw_value": pl.Float64(),
         "value": pl.Float64(),
@@ -37,7 +39,12 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
     frames = [
         _polish_variable(
             regular.select(
-                "station", "time", "gid", pl.lit(name).alias("variable"), pl.col(name).alias("raw_value")
+                "station",
+                "time",
+                "observed_at",
+                "gid",
+                pl.lit(name).alias("variable"),
+                pl.col(name).alias("raw_value"),
             ),
             rules[name],
         )
@@ -48,20 +55,25 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
 
 
 def _deduplicated(wide: pl.DataFrame) -> pl.DataFrame:
-    """A repeated (station, time) keeps its last reading: providers append revisions."""
-    return wide.unique(["station", "time"], keep="last", maintain_order=True)
+    """One reading per station and day; a repeated day keeps its last reading (providers append
+    revisions). Days are UTC dates: a daily reading at 06:00 local time stays on its day across DST."""
+    with_day = wide.with_columns(day=pl.col("time").dt.date())
+    return with_day.unique(["station", "day"], keep="last", maintain_order=True)
 
 
 def _regular_index(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame:
-    """Every day between each station's first and last report, missing days as null rows."""
-    spans = wide.group_by("station").agg(
-        pl.col("time").min().alias("start"), pl.col("time").max().alias("end")
+    """Every day between each station's first and last report, missing days as null rows; ``time`` is
+    the day (00:00 UTC) and ``observed_at`` the reading's own timestamp."""
+    spans = wide.group_by("station").agg(pl.col("day").min().alias("start"), pl.col("day").max().alias("end"))
+    calendar = spans.select("station", pl.date_ranges("start", "end", interval="1d").alias("day")).explode(
+        "day"
     )
-    calendar = spans.select(
-        "station", pl.datetime_ranges("start", "end", interval="1d").alias("time")
-    ).explode("time")
-    values = wide.select("station", "time", *variables)
-    return calendar.join(values, on=["station", "time"], how="left").sort("station", "time")
+    values = wide.select("station", "day", pl.col("time").alias("observed_at"), *variables)
+    return (
+        calendar.join(values, on=["station", "day"], how="left")
+        .sort("station", "day")
+        .with_columns(time=pl.col("day").cast(pl.Datetime("us", "UTC")))
+    )
 
 
 def _polish_variable(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:

@@ -39,7 +39,7 @@ class VariableRule:
 RULES: dict[str, VariableRule] = {
     rule.variable: rule
     for rule in (
-        VariableRule("air_temperature_c", "°C", -80.0, 60.0, 8.0, None, 5, (), 1.0, "linear", 3),
+        VariableRule("air_temperature_c", "°C", -80.0, 60.0, 8.0, None, 5, (), 0.4, "linear", 3),
         VariableRule("relative_humidity_pct", "%", 0.0, 100.0, 25.0, None, 5, (100.0,), None, "linear", 3),
         VariableRule("air_pressure_hpa", "hPa", 500.0, 1100.0, 12.0, None, 5, (), None, "linear", 3),
         VariableRule("precipitation_mm", "mm", 0.0, 500.0, 60.0, 4.0, None, (0.0,), None, "none", 0),
