@@ -124,7 +124,7 @@ def main() -> None:
         ["ours", "gdal_cog_copy"],
         lambda subject: run_child(MODULE, [subject, str(vrt), str(args.workdir / f"{subject}.tif")]),
         args.rounds,
-        {"size": f"{tiles * 500}x{tiles * 500} float32", "gdal_cachemax_mb": cache_mb()},
+        {"size": f"{tiles * 500}x{tiles * 500} float32", "ours_gdal_cachemax_mb": cache_mb()},
     )
     ours = lines[0]
     print(

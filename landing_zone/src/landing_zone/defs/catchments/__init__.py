@@ -1,0 +1,1 @@
+"""Catchments domain: river alignment, DEM conditioning, reaches and partial catchments."""
