@@ -37,3 +37,31 @@ def test_true_rivers_need_no_shift(small_region, drainage):
     accumulation, grid = drainage
     estimate = estimate_offset(accumulation, grid, lines(small_region / "truth" / "rivers.geojson"))
     assert abs(estimate.dx) <= 0.5 and abs(estimate.dy) <= 0.5
+
+
+def test_conditioning_removes_every_pit_and_burned_flow_follows_the_aligned_rivers(
+    small_region, manifest, drainage
+):
+    from landing_zone.defs.catchments.conditioning import condition_dem, river_cells
+
+    _, grid = drainage
+    with rasterio.open(small_region / "truth" / "dtm.tif") as dataset:
+        dem, transform = dataset.read(1), dataset.transform
+    offset = manifest["rivers"]["offset_m"]
+    aligned = [line - offset for line in lines(small_region / "hydrography" / "rivers.geojson")]
+    for strategy in ("fill", "burn_fill"):
+        result = condition_dem(dem, -9999.0, grid, aligned, strategy)
+        flw = pyflwdir.from_dem(result.dem, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")
+        pits = flw.idxs_pit
+        rows, cols = np.unravel_index(pits, dem.shape)
+        on_edge = (rows == 0) | (cols == 0) | (rows == dem.shape[0] - 1) | (cols == dem.shape[1] - 1)
+        assert on_edge.all(), f"{strategy}: interior pits remain"
+        assert result.max_fill_m >= 1.5  # the planted sinks (2 m deep) were filled
+    burned = condition_dem(dem, -9999.0, grid, aligned, "burn_fill")
+    assert burned.burned_cells > 5000
+    accumulation = pyflwdir.from_dem(
+        burned.dem, nodata=-9999.0, transform=transform, latlon=False
+    ).upstream_area(unit="cell")
+    channel = river_cells(aligned, grid, dem.shape)
+    # the burned channel carries the drainage: its median accumulation dwarfs the landscape's
+    assert np.median(accumulation[channel]) > 50 * np.median(accumulation)
