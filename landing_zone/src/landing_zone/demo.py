@@ -36,7 +36,8 @@ def apply_sensor_tick(
     sensor_def = defs.resolve_sensor_def(sensor_name)
     with dg.build_sensor_context(instance=instance, cursor=cursor, resources=dict(resources)) as context:
         result = sensor_def(context)
-    assert isinstance(result, dg.SensorResult)
+    if not isinstance(result, dg.SensorResult):
+        raise TypeError(f"sensor {sensor_name} returned {type(result).__name__}, expected a SensorResult")
     for request in result.dynamic_partitions_requests or []:
         if isinstance(request, dg.AddDynamicPartitionsRequest):
             instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
