@@ -127,9 +127,8 @@ def _write_slot(
             root / "tiles" / "v1" / tile_id, TileData(v1_values, west, north, spec.cell_size), variant, rng
         )
     if _changed_in_v2(plan, slot):
-        good = variant if not variant.defect else GOOD_VARIANTS[(slot.row + slot.col) % len(GOOD_VARIANTS)]
         tile = TileData(values, west, north, spec.cell_size)
-        write_tile(root / "tiles" / "v2" / _v2_tile_id(plan, slot), tile, good, rng)
+        write_tile(root / "tiles" / "v2" / _v2_tile_id(plan, slot), tile, _v2_variant(plan, slot), rng)
 
 
 def _changed_in_v2(plan: ElevationPlan, slot: TileSlot) -> bool:
@@ -140,12 +139,19 @@ def _changed_in_v2(plan: ElevationPlan, slot: TileSlot) -> bool:
     )
 
 
+def _v2_variant(plan: ElevationPlan, slot: TileSlot) -> TileVariant:
+    """A broken tile is re-published in v2 as a good file; other tiles keep their format."""
+    variant = plan.variants[(slot.row, slot.col)]
+    return GOOD_VARIANTS[(slot.row + slot.col) % len(GOOD_VARIANTS)] if variant.defect else variant
+
+
+def _v2_sheet(plan: ElevationPlan, slot: TileSlot) -> str:
+    """The re-issued sheet gets a new name in v2 (and its tiles new ids)."""
+    return f"{plan.renamed_in_v2}N" if slot.sheet == plan.renamed_in_v2 else slot.sheet
+
+
 def _v2_tile_id(plan: ElevationPlan, slot: TileSlot) -> str:
-    return (
-        slot.tile_id.replace(plan.renamed_in_v2, f"{plan.renamed_in_v2}N")
-        if slot.sheet == plan.renamed_in_v2
-        else slot.tile_id
-    )
+    return slot.tile_id.replace(slot.sheet, _v2_sheet(plan, slot))
 
 
 def _index_features(spec: RegionSpec, plan: ElevationPlan, version: int) -> list[dict[str, Any]]:
@@ -153,12 +159,10 @@ def _index_features(spec: RegionSpec, plan: ElevationPlan, version: int) -> list
     for slot in plan.slots:
         if version == 1 and slot.sheet == plan.missing_in_v1:
             continue
-        variant = plan.variants[(slot.row, slot.col)]
         changed = version == 2 and _changed_in_v2(plan, slot)
-        if changed and variant.defect:
-            variant = GOOD_VARIANTS[(slot.row + slot.col) % len(GOOD_VARIANTS)]
+        variant = _v2_variant(plan, slot) if changed else plan.variants[(slot.row, slot.col)]
         tile_id = _v2_tile_id(plan, slot) if version == 2 else slot.tile_id
-        sheet = f"{plan.renamed_in_v2}N" if version == 2 and slot.sheet == plan.renamed_in_v2 else slot.sheet
+        sheet = _v2_sheet(plan, slot) if version == 2 else slot.sheet
         west = spec.west + slot.col * spec.tile_size_m
         north = spec.north - slot.row * spec.tile_size_m
         bbox = [west, north - spec.tile_size_m, west + spec.tile_size_m, north]

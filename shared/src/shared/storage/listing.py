@@ -13,9 +13,13 @@ from shared.storage import ObjectInfo
 
 def asset_of(key: str) -> str:
     """The asset path of an object key: the folders before the first partition folder or file name."""
-    parts = key.split("/")
-    asset = [part for part in parts[:-1] if "=" not in part]
-    return "/".join(asset[: next((i for i, p in enumerate(parts) if "=" in p), len(asset))])
+    folders = key.split("/")[:-1]
+    asset = []
+    for folder in folders:
+        if "=" in folder:
+            break
+        asset.append(folder)
+    return "/".join(asset)
 
 
 def main() -> None:

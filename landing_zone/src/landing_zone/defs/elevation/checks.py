@@ -12,6 +12,7 @@ import dagster as dg
 import numpy as np
 
 from shared.assets.landing_zone import REGIONS
+from shared.io_managers.partitions import partition_dimensions
 from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
 from shared.resources.storage import StorageResource
 from shared.storage import object_key
@@ -112,7 +113,8 @@ def consolidated_checks(pipeline: "ElevationPipeline") -> dg.AssetChecksDefiniti
         from rio_cogeo.cogeo import cog_validate
 
         store = storage.get_storage()
-        path = store.gdal_path(object_key(key.path, {"partition": context.partition_key}, "tif"))
+        partition = partition_dimensions(REGIONS, context.partition_key)
+        path = store.gdal_path(object_key(key.path, partition, "tif"))
         with rasterio.Env(**store.gdal_options()):
             is_cog, errors, warnings = cog_validate(path, strict=True)
             yield dg.AssetCheckResult(
