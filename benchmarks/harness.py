@@ -74,6 +74,7 @@ def compare(
             "wall_s": round(statistics.median(walls), 3),
             "wall_s_runs": [round(wall, 3) for wall in walls],
             "peak_rss_mb": round(max(result["peak_rss_mb"] for result in results), 1),
+            **{name: value for name, value in results[-1].items() if name not in ("wall_s", "peak_rss_mb")},
             **extra,
         }
         lines.append(line)

@@ -1,4 +1,4 @@
-"""River-vector offset against the DEM's drainage, scored against the generator's planted offset."""
+"""River-vector offset against the DEM's valley lines, scored against the generator's planted offset."""
 
 import json
 
@@ -7,7 +7,7 @@ import pyflwdir
 import pytest
 import rasterio
 
-from landing_zone.defs.catchments.alignment import Grid, estimate_offset
+from landing_zone.defs.catchments.alignment import Grid, estimate_offset, valley_depth
 
 
 def lines(path) -> list[np.ndarray]:
@@ -17,34 +17,34 @@ def lines(path) -> list[np.ndarray]:
 
 
 @pytest.fixture(scope="module")
-def drainage(small_region):
+def valleys(small_region):
     with rasterio.open(small_region / "truth" / "dtm.tif") as dataset:
         dem, transform = dataset.read(1), dataset.transform
-    flw = pyflwdir.from_dem(dem, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")
-    return flw.upstream_area(unit="cell"), Grid(transform.c, transform.f, transform.a)
+    return valley_depth(dem, -9999.0), Grid(transform.c, transform.f, transform.a)
 
 
-def test_planted_offset_is_recovered_within_a_quarter_of_a_cell(small_region, manifest, drainage):
-    accumulation, grid = drainage
-    estimate = estimate_offset(accumulation, grid, lines(small_region / "hydrography" / "rivers.geojson"))
+def test_planted_offset_is_recovered_within_a_tenth_of_a_cell(small_region, manifest, valleys):
+    evidence, grid = valleys
+    estimate = estimate_offset(evidence, grid, lines(small_region / "hydrography" / "rivers.geojson"))
     planted = manifest["rivers"]["offset_m"]
-    assert abs(estimate.dx - planted[0]) <= grid.cell / 4 and abs(estimate.dy - planted[1]) <= grid.cell / 4
-    assert estimate.confidence > 3.0
+    assert np.hypot(estimate.dx - planted[0], estimate.dy - planted[1]) <= grid.cell / 10
+    assert estimate.prominence > 3.0
+    assert estimate.uncertainty_m is not None and estimate.uncertainty_m < 1.0
     assert estimate.correction == (-estimate.dx, -estimate.dy)
 
 
-def test_true_rivers_need_no_shift(small_region, drainage):
-    accumulation, grid = drainage
-    estimate = estimate_offset(accumulation, grid, lines(small_region / "truth" / "rivers.geojson"))
+def test_true_rivers_need_no_shift(small_region, valleys):
+    evidence, grid = valleys
+    estimate = estimate_offset(evidence, grid, lines(small_region / "truth" / "rivers.geojson"))
     assert abs(estimate.dx) <= 0.5 and abs(estimate.dy) <= 0.5
 
 
 def test_conditioning_removes_every_pit_and_burned_flow_follows_the_aligned_rivers(
-    small_region, manifest, drainage
+    small_region, manifest, valleys
 ):
     from landing_zone.defs.catchments.conditioning import condition_dem, river_cells
 
-    _, grid = drainage
+    _, grid = valleys
     with rasterio.open(small_region / "truth" / "dtm.tif") as dataset:
         dem, transform = dataset.read(1), dataset.transform
     offset = manifest["rivers"]["offset_m"]
@@ -63,5 +63,5 @@ def test_conditioning_removes_every_pit_and_burned_flow_follows_the_aligned_rive
         burned.dem, nodata=-9999.0, transform=transform, latlon=False
     ).upstream_area(unit="cell")
     channel = river_cells(aligned, grid, dem.shape)
-    # the burned channel carries the drainage: its median accumulation dwarfs the landscape's
+    # the burned channel carries the valleys: its median accumulation dwarfs the landscape's
     assert np.median(accumulation[channel]) > 50 * np.median(accumulation)

@@ -8,6 +8,7 @@ import pytest
 from landing_zone.defs.catchments.reaches import (
     RiverLine,
     TopologyError,
+    check_topology,
     outlets,
     split_rivers,
     strahler_orders,
@@ -37,10 +38,17 @@ def test_sample_rivers_split_into_a_dag_with_one_outlet(small_region):
 
 
 def test_a_cycle_is_refused_naming_reaches():
-    with pytest.raises(TopologyError, match="on or below a cycle"):
-        strahler_orders({"a": "b", "b": "c", "c": "a", "d": "a"})
+    downstream = {"a": "b", "b": "c", "c": "a", "d": "a", "e": None}
+    assert strahler_orders(downstream) == {"d": 1, "e": 1}, "reaches on or below the cycle get no order"
+    with pytest.raises(TopologyError, match="3 reaches are on or below a cycle"):
+        check_topology(downstream)
 
 
 def test_a_dangling_link_is_refused():
     with pytest.raises(TopologyError, match="drains into unknown reach x"):
-        strahler_orders({"a": "x"})
+        check_topology({"a": "x"})
+
+
+def test_a_network_without_outlet_is_refused():
+    with pytest.raises(TopologyError, match="no outlet"):
+        check_topology({})

@@ -47,7 +47,8 @@ def test_landing_zone_imports_without_heavy_modules():
     probe = probe_import("landing_zone.definitions")
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
-    assert probe["assets"] == 8 + 8  # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro
+    # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8
+    assert probe["assets"] == 8 + 8 + 2 + 8
 
 
 def test_discharge_model_imports_without_heavy_modules():
@@ -129,6 +130,8 @@ def test_every_asset_is_sized_described_and_registered():
     registry = (
         set(landing_keys.ELEVATION_KEYS)
         | set(landing_keys.STATION_KEYS)
+        | set(landing_keys.HYDROGRAPHY_KEYS)
+        | set(landing_keys.CATCHMENT_KEYS)
         | {
             value
             for module in (landing_keys, discharge_keys)

@@ -5,6 +5,7 @@ Only light modules are imported here; GDAL/rasterio load inside the asset functi
 
 from dagster import Definitions
 
+from landing_zone.defs.catchments.definitions import catchment_definitions
 from landing_zone.defs.elevation.pipeline import elevation_definitions
 from landing_zone.defs.stations.polished import polished_definitions
 from landing_zone.defs.stations.sync import station_definitions
@@ -13,6 +14,7 @@ from shared.resources.platform import platform_resources
 
 defs = Definitions.merge(
     elevation_definitions(),
+    catchment_definitions(),
     station_definitions(),
     polished_definitions(),
     Definitions(resources={**platform_resources(), "sources": SourcesResource.from_environment()}),

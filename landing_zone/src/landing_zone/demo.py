@@ -3,7 +3,8 @@
 The elevation sensors are evaluated for real (``build_sensor_context``) and what they ask for is carried
 out in this process: their dynamic-partition requests are applied to the instance and their run requests
 materialised, tick after tick until they request nothing; then each region is consolidated. Runs land
-in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them.
+in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them. Catchments follow elevation (both
+conditioning strategies), then the station networks.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ from typing import Any
 import dagster as dg
 
 from shared.assets.landing_zone import (
+    CATCHMENT_STAGES,
+    CONDITIONING,
     ELEVATION_PRODUCTS,
+    HYDROGRAPHY_STAGES,
     REGIONS,
     STATION_NETWORKS,
+    catchment_key,
     elevation_key,
+    hydrography_key,
     station_key,
 )
 
@@ -91,6 +97,18 @@ def run_stations(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
         materialize_selection(defs, instance, keys, None)
 
 
+def run_catchments(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """Per region: the river network and analysis DEM, then every conditioning strategy through to
+    progressive catchments (with their blocking checks)."""
+    per_region = [hydrography_key(stage) for stage in HYDROGRAPHY_STAGES] + [catchment_key("analysis_dem")]
+    per_strategy = [catchment_key(stage) for stage in CATCHMENT_STAGES if stage != "analysis_dem"]
+    for region in REGIONS.get_partition_keys():
+        materialize_selection(defs, instance, per_region, region)
+        for strategy in CONDITIONING.get_partition_keys():
+            key = dg.MultiPartitionKey({"conditioning": strategy, "region": region})
+            materialize_selection(defs, instance, per_strategy, key)
+
+
 def main() -> None:
     from landing_zone.definitions import defs
 
@@ -98,6 +116,7 @@ def main() -> None:
     log.setLevel(logging.INFO)
     instance = dg.DagsterInstance.get()
     run_elevation(defs, instance)
+    run_catchments(defs, instance)
     run_stations(defs, instance)
 
 

@@ -72,15 +72,17 @@ def cog_creation_options(compress: str = "DEFLATE", predictor: str = "YES") -> d
     }
 
 
-def copy_to_cog(source: str | Path, destination: Path, **overrides: Any) -> Path:
-    """Copy any GDAL-readable raster (a tiled GTiff written block-wise, a VRT) into a COG.
+def copy_to_cog(source: str | Path | Any, destination: Path, **overrides: Any) -> Path:
+    """Copy any GDAL-readable raster (a tiled GTiff written block-wise, a VRT, an open rasterio dataset
+    such as a ``WarpedVRT``) into a COG.
 
     GDAL's COG driver streams block by block, so memory stays near GDAL_CACHEMAX whatever the size.
     """
     import rasterio.shutil
 
     options = cog_creation_options() | overrides
-    rasterio.shutil.copy(str(source), str(destination), **options)
+    readable = str(source) if isinstance(source, str | Path) else source
+    rasterio.shutil.copy(readable, str(destination), **options)
     return destination
 
 

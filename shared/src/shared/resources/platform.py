@@ -14,6 +14,7 @@ from dagster import EnvVar
 
 from shared.io_managers.parquet import ParquetIOManager
 from shared.io_managers.raster import RasterIOManager
+from shared.io_managers.vector import VectorIOManager
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.storage import StorageResource
 
@@ -24,6 +25,7 @@ DEFAULT_LOCAL_ROOT = ".data"
 STORAGE = "storage"
 PARQUET_IO_MANAGER = "parquet_io_manager"
 RASTER_IO_MANAGER = "raster_io_manager"
+VECTOR_IO_MANAGER = "vector_io_manager"
 DUCKDB = "duckdb"
 
 
@@ -49,7 +51,7 @@ def platform_resources(storage: StorageResource | None = None) -> dict[str, Any]
     """Every resource the code locations use, all sharing one storage root.
 
     The default ``io_manager`` is the Parquet one, so tables need no ``io_manager_key``; rasters name
-    ``raster_io_manager``.
+    ``raster_io_manager``, vector layers ``vector_io_manager``.
     """
     storage = storage or storage_resource()
     parquet = ParquetIOManager(storage=storage)
@@ -58,5 +60,6 @@ def platform_resources(storage: StorageResource | None = None) -> dict[str, Any]
         "io_manager": parquet,
         PARQUET_IO_MANAGER: parquet,
         RASTER_IO_MANAGER: RasterIOManager(storage=storage),
+        VECTOR_IO_MANAGER: VectorIOManager(storage=storage),
         DUCKDB: DuckDBChecksResource(storage=storage),
     }

@@ -1,27 +1,28 @@
 """Condition a DEM for delineation: burn the (aligned) rivers in, then fill depressions by priority flood.
 
 Burning first makes the fill respect the mapped channels: a channel blocked by a bridge deck or a DEM
-artefact is cut through instead of being filled up into a lake. Strategies are named so that several can
-be materialised and compared side by side.
+artefact is cut through instead of being filled up into a lake. The priority flood yields the D8 flow
+directions as it fills, so they come with the conditioned DEM instead of from a second fill. Strategies
+are named so that several can be materialised and compared side by side.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 
 from landing_zone.defs.catchments.alignment import Grid, densify
 
-Strategy = Literal["fill", "burn_fill"]
+STRATEGIES = ("burn_fill", "fill")
 
 
 @dataclass(frozen=True)
 class ConditioningResult:
-    """The conditioned DEM and what was changed, for the asset's metadata."""
+    """The conditioned DEM, its D8 flow directions (pyflwdir codes) and what was changed."""
 
     dem: np.ndarray
+    d8: np.ndarray
     burned_cells: int
     filled_cells: int
     max_fill_m: float
@@ -43,22 +44,25 @@ def condition_dem(
     nodata: float,
     grid: Grid,
     rivers: list[np.ndarray],
-    strategy: Strategy,
+    strategy: str,
     burn_depth_m: float = 5.0,
 ) -> ConditioningResult:
     """``fill``: priority-flood only. ``burn_fill``: lower river cells by ``burn_depth_m``, then fill."""
     import pyflwdir
 
+    if strategy not in STRATEGIES:
+        raise ValueError(f"unknown conditioning strategy {strategy!r}; expected one of {STRATEGIES}")
     valid = dem != nodata
     working = dem.astype(np.float64, copy=True)
     burned = np.zeros(dem.shape, dtype=bool)
     if strategy == "burn_fill":
         burned = river_cells(rivers, grid, dem.shape) & valid
         working[burned] -= burn_depth_m
-    filled, _ = pyflwdir.dem.fill_depressions(working, outlets="edge", nodata=nodata)
+    filled, d8 = pyflwdir.dem.fill_depressions(working, outlets="edge", nodata=nodata)
     raised = (filled - working)[valid]
     return ConditioningResult(
         dem=filled.astype(np.float32),
+        d8=d8,
         burned_cells=int(burned.sum()),
         filled_cells=int((raised > 1e-6).sum()),
         max_fill_m=float(raised.max(initial=0.0)),

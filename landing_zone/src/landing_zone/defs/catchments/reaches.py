@@ -30,7 +30,7 @@ class Reach:
     river_id: str
     points: np.ndarray
     downstream: str | None
-    order: int
+    order: int | None
     length_m: float
 
 
@@ -39,7 +39,11 @@ class TopologyError(ValueError):
 
 
 def split_rivers(rivers: list[RiverLine], target_m: float = TARGET_LENGTH_M) -> list[Reach]:
-    """Reaches of about ``target_m`` (equal lengths per river) with their downstream links and order."""
+    """Reaches of about ``target_m`` (equal lengths per river) with their downstream links and order.
+
+    A broken network (a cycle through the rivers' receiving links) still gives reaches, those on or below
+    the cycle without an order, so the topology checks can report it rather than the split failing.
+    """
     pieces = {river.river_id: _split(river.points, target_m) for river in rivers}
     downstream: dict[str, str | None] = {}
     for river in rivers:
@@ -48,7 +52,7 @@ def split_rivers(rivers: list[RiverLine], target_m: float = TARGET_LENGTH_M) -> 
         downstream[ids[-1]] = _receiving_reach(river, pieces) if river.receiving else None
     orders = strahler_orders(downstream)
     return [
-        Reach(reach_id, river.river_id, piece, downstream[reach_id], orders[reach_id], _length(piece))
+        Reach(reach_id, river.river_id, piece, downstream[reach_id], orders.get(reach_id), _length(piece))
         for river in rivers
         for i, piece in enumerate(pieces[river.river_id])
         for reach_id in [_reach_id(river.river_id, i)]
@@ -56,12 +60,11 @@ def split_rivers(rivers: list[RiverLine], target_m: float = TARGET_LENGTH_M) -> 
 
 
 def strahler_orders(downstream: dict[str, str | None]) -> dict[str, int]:
-    """Strahler order of every reach; raises :class:`TopologyError` on a cycle or a dangling link."""
+    """Strahler order of every reach that has one: reaches on or below a cycle get none, and a link to
+    an unknown reach counts as leaving the network (:func:`check_topology` reports both)."""
     upstream: dict[str, list[str]] = {reach: [] for reach in downstream}
     for reach, target in downstream.items():
-        if target is not None:
-            if target not in upstream:
-                raise TopologyError(f"reach {reach} drains into unknown reach {target}")
+        if target in upstream:
             upstream[target].append(reach)
     orders: dict[str, int] = {}
     pending = [reach for reach, sources in upstream.items() if not sources]
@@ -72,17 +75,27 @@ def strahler_orders(downstream: dict[str, str | None]) -> dict[str, int]:
         top = incoming[0] if incoming else 1
         orders[reach] = top + 1 if len(incoming) > 1 and incoming[1] == top else top
         target = downstream[reach]
-        if target is not None:
+        if target in remaining:
             remaining[target] -= 1
             if remaining[target] == 0:
                 pending.append(target)
-    if len(orders) != len(downstream):
-        cyclic = sorted(set(downstream) - set(orders))
-        raise TopologyError(f"{len(cyclic)} reaches are on or below a cycle, e.g. {cyclic[:5]}")
     return orders
 
 
+def check_topology(downstream: dict[str, str | None]) -> None:
+    """Raise :class:`TopologyError` unless every link resolves and the network is a DAG with an outlet."""
+    dangling = sorted(reach for reach, target in downstream.items() if target and target not in downstream)
+    if dangling:
+        raise TopologyError(f"reach {dangling[0]} drains into unknown reach {downstream[dangling[0]]}")
+    unordered = sorted(set(downstream) - set(strahler_orders(downstream)))
+    if unordered:
+        raise TopologyError(f"{len(unordered)} reaches are on or below a cycle, e.g. {unordered[:5]}")
+    if not outlets(downstream):
+        raise TopologyError("the network has no outlet")
+
+
 def outlets(downstream: dict[str, str | None]) -> list[str]:
+    """Reaches that drain out of the network (one per basin)."""
     return sorted(reach for reach, target in downstream.items() if target is None)
 
 

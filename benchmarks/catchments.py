@@ -1,0 +1,193 @@
+"""Delineation benchmark: our whole catchments chain against a plain pyflwdir script on the bench region.
+
+Run with ``python -m benchmarks.catchments`` (``make bench``). Input: the bench region's DTM (40 x 40 km,
+20000 x 20000 cells at 2 m, the tiles of ``benchmarks.elevation``) averaged onto the 10 m analysis grid
+by the pipeline's own resampling (timed once, reported as its own line), and the bench region's
+published river network with its planted offset. Subjects, each in its own process on the same input:
+
+- ours: river alignment (valley depth, offset search), burn-and-fill conditioning (whose priority
+  flood also gives the D8 flow directions), ~100 m reaches, reach catchments for every pour point at
+  once, progressive areas and the reach-catchment polygons: what the assets compute, without storage;
+- pyflwdir: ``pyflwdir.from_dem`` (fill and D8) and ``basins`` at the same pour points.
+
+Targets (issue 6): ours at most 2x pyflwdir's time; the estimated offset within one cell of the planted
+one. ``--quick`` delineates at 20 m instead of 10 m.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.harness import child_report, compare, run_child, timed
+
+MODULE = "benchmarks.catchments"
+NODATA = -9999.0
+
+
+def prepare(workdir: Path, resolution_m: float) -> tuple[Path, Path, Path, dict[str, Any]]:
+    """Analysis DEM, published rivers and pour points (cached), and the resampling's own measurement."""
+    from benchmarks.elevation import tile_directory, write_mosaic
+    from landing_zone.defs.catchments.rasters import resample_dem
+    from landing_zone.sample_region.hydrography_source import write_rivers
+    from landing_zone.sample_region.rivers import river_network
+    from landing_zone.sample_region.spec import RegionSpec
+    from shared.rasters.handles import StoredRaster
+
+    spec = RegionSpec.for_size("bench", seed=1)
+    rivers_info = write_rivers(spec, workdir, river_network(spec))
+    (workdir / "offset.json").write_text(json.dumps(rivers_info["offset_m"]))
+    dem = workdir / f"analysis-{resolution_m:g}m.tif"
+    resampling: dict[str, Any] = {"benchmark": "catchments.analysis_grid", "subject": "ours", "cached": True}
+    if not dem.exists():
+        vrt = write_mosaic(tile_directory(workdir.parent / "elevation", 40))
+        with timed(resampling):
+            resample_dem(StoredRaster(str(vrt), str(vrt)), resolution_m, 256).rename(dem)
+        resampling["cached"] = False
+    pours = workdir / f"pour-points-{resolution_m:g}m.npy"
+    np.save(
+        pours, reference_pour_points(workdir / "hydrography" / "rivers.geojson", rivers_info, resolution_m)
+    )
+    return dem, workdir / "hydrography" / "rivers.geojson", pours, resampling
+
+
+def reference_pour_points(rivers: Path, info: dict[str, Any], cell: float) -> np.ndarray:
+    """Pour points of the published reaches moved back by the planted offset: the peer's outlets."""
+    from landing_zone.defs.catchments.partial_catchments import pour_point
+    from landing_zone.defs.catchments.reaches import RiverLine, split_rivers
+
+    offset = np.array(info["offset_m"])
+    features = json.loads(rivers.read_text())["features"]
+    lines = [
+        RiverLine(
+            f["properties"]["river_id"],
+            np.array(f["geometry"]["coordinates"]) - offset,
+            f["properties"]["receiving"],
+        )
+        for f in features
+    ]
+    return np.array([pour_point(r.points, r.downstream is None, cell) for r in split_rivers(lines)])
+
+
+def ours(dem_path: str, rivers_path: str) -> dict[str, Any]:
+    """The chain the catchments assets run, stage by stage, timed as a whole."""
+    import shapely
+
+    from landing_zone.defs.catchments.conditioning import condition_dem
+    from landing_zone.defs.catchments.flow import flow_from_d8
+    from landing_zone.defs.catchments.partial_catchments import (
+        cell_counts,
+        delineate,
+        pour_point,
+        progressive_areas,
+    )
+    from landing_zone.defs.catchments.polygons import label_polygons
+    from landing_zone.defs.catchments.rasters import GridArray, read_grid
+    from landing_zone.defs.catchments.reaches import split_rivers
+    from landing_zone.defs.catchments.river_alignment import align_rivers
+    from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
+    from shared.rasters.handles import StoredRaster
+
+    result: dict[str, Any] = {}
+    stages: dict[str, float] = {}
+    started = time.perf_counter()
+
+    def lap(name: str) -> None:
+        stages[name] = round(time.perf_counter() - started - sum(stages.values()), 2)
+
+    with timed(result):
+        stored = StoredRaster(dem_path, dem_path)
+        dem = read_grid(stored)
+        rivers = parse_rivers(json.loads(Path(rivers_path).read_text()), rivers_path)
+        aligned, estimate = align_rivers(rivers, stored, 15.0)
+        lap("alignment")
+        lines = [shapely.get_coordinates(line) for line in aligned.geometries()]
+        conditioned = condition_dem(dem.values, dem.nodata, dem.grid, lines, "burn_fill")
+        lap("conditioning")
+        flw = flow_from_d8(GridArray(conditioned.d8, dem.grid, dem.crs, dem.nodata))
+        lap("flow_direction")
+        reaches = split_rivers(river_lines(aligned))
+        pours = np.array([pour_point(r.points, r.downstream is None, dem.grid.cell) for r in reaches])
+        labels = delineate(flw, dem.grid, dem.values.shape, pours)
+        own = cell_counts(labels, len(reaches)) * dem.grid.cell**2 / 1e6
+        progressive_areas(
+            {r.reach_id: r.downstream for r in reaches},
+            dict(zip([r.reach_id for r in reaches], own, strict=True)),
+        )
+        lap("reach_catchments")
+        label_polygons(labels, dem.transform, len(reaches))
+        lap("polygons")
+    result |= {
+        "stages_s": stages,
+        "reaches": len(reaches),
+        "offset_estimated_m": [estimate.dx, estimate.dy],
+        "offset_prominence": round(estimate.prominence, 2),
+        "offset_uncertainty_m": estimate.uncertainty_m and round(estimate.uncertainty_m, 3),
+        "cell_m": dem.grid.cell,
+    }
+    return result
+
+
+def pyflwdir_peer(dem_path: str, pours_path: str) -> dict[str, Any]:
+    """A plain pyflwdir script: fill and D8 from the DEM, basins at the given pour points."""
+    import pyflwdir
+    import rasterio
+
+    result: dict[str, Any] = {}
+    with timed(result):
+        with rasterio.open(dem_path) as dataset:
+            dem, transform = dataset.read(1), dataset.transform
+        flw = pyflwdir.from_dem(dem, nodata=NODATA, transform=transform, latlon=False, outlets="edge")
+        pours = np.load(pours_path)
+        basins = flw.basins(xy=(pours[:, 0], pours[:, 1]), ids=np.arange(1, len(pours) + 1, dtype=np.int32))
+    result["basin_cells"] = int((basins > 0).sum())
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="delineate at 20 m instead of 10 m")
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--workdir", type=Path, default=Path(".bench-cache/catchments"))
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        subject, dem, other = args.child
+        child_report(ours(dem, other) if subject == "ours" else pyflwdir_peer(dem, other))
+        return
+    resolution = 20.0 if args.quick else 10.0
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    dem, rivers, pours, resampling = prepare(args.workdir, resolution)
+    print(json.dumps(resampling), flush=True)
+    lines = compare(
+        "catchments.delineation",
+        ["ours", "pyflwdir"],
+        lambda subject: run_child(MODULE, [subject, str(dem), str(rivers if subject == "ours" else pours)]),
+        args.rounds,
+        {"size": "40x40 km bench region", "analysis_resolution_m": resolution},
+    )
+    planted = json.loads((args.workdir / "offset.json").read_text())
+    estimated = lines[0]["offset_estimated_m"]
+    error = float(np.hypot(estimated[0] - planted[0], estimated[1] - planted[1]))
+    print(
+        json.dumps(
+            {
+                "benchmark": "catchments.targets",
+                "subject": "ours",
+                "wall_ratio_ok": lines[0]["ratio_to_peer"] <= 2.0,
+                "offset_planted_m": planted,
+                "offset_estimated_m": estimated,
+                "offset_error_m": round(error, 3),
+                "offset_within_one_cell": error <= resolution,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""Blocking checks of the reach network: bad topology or catchments must not reach features or models.
+
+Reaches and progressive catchments are checked in DuckDB SQL over their GeoParquet tables (recursive
+queries walk the topology). Reach catchments need geometry and the flow directions, so they are checked
+in Python: one catchment per reach, overlap, and their union against the basin the D8 directions drain
+to the outlets.
+"""
+
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from shared.assets.landing_zone import (
+    CATCHMENT_PARTITIONS,
+    PROGRESSIVE_CATCHMENTS,
+    REACH_CATCHMENTS,
+    REACHES,
+    catchment_key,
+)
+from shared.io_managers.partitions import partition_dimensions
+from shared.k8s.op_tags import K8sOpTags
+from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
+from shared.resources.storage import StorageResource
+from shared.storage import Storage, object_key
+
+MAX_OVERLAP_FRACTION = 0.0001
+"""Reach catchments may overlap by at most 0.01 % of the basin (polygon tracing noise, not real overlap)."""
+
+MAX_UNION_DEVIATION = 0.005
+"""The union of reach catchments must equal the basin within 0.5 %."""
+
+REACH_CHECKS = [
+    SqlCheck(
+        name="links_resolve",
+        blocking=True,
+        description="Every downstream link names an existing reach.",
+        sql="SELECT reach_id, downstream_id FROM {table} WHERE downstream_id IS NOT NULL "
+        "AND downstream_id NOT IN (SELECT reach_id FROM {table})",
+    ),
+    SqlCheck(
+        name="acyclic",
+        blocking=True,
+        description="Following downstream links from any reach never comes back to it.",
+        sql="""
+        WITH RECURSIVE size AS (SELECT count(*) AS reaches FROM {table}),
+        walk(start_id, at_id, steps) AS (
+            SELECT reach_id, downstream_id, 1 FROM {table} WHERE downstream_id IS NOT NULL
+            UNION ALL
+            SELECT walk.start_id, t.downstream_id, walk.steps + 1
+            FROM walk JOIN {table} t ON t.reach_id = walk.at_id, size
+            WHERE t.downstream_id IS NOT NULL AND walk.at_id <> walk.start_id AND walk.steps <= size.reaches
+        )
+        SELECT DISTINCT start_id AS reach_id FROM walk WHERE at_id = start_id ORDER BY reach_id
+        """,
+    ),
+    SqlCheck(
+        name="has_outlet",
+        blocking=True,
+        description="The network drains somewhere: at least one reach has no downstream reach.",
+        sql="SELECT 'no reach without a downstream reach' AS problem "
+        "WHERE NOT EXISTS (SELECT 1 FROM {table} WHERE downstream_id IS NULL)",
+    ),
+    SqlCheck(
+        name="reach_lengths",
+        severity=dg.AssetCheckSeverity.WARN,
+        description="Reaches between 50 and 150 m (a river shorter than that is one short reach).",
+        sql="SELECT reach_id, length_m FROM {table} WHERE length_m NOT BETWEEN 50 AND 150 "
+        "AND river_id IN (SELECT river_id FROM {table} GROUP BY river_id HAVING count(*) > 1)",
+    ),
+]
+
+PROGRESSIVE_CHECKS = [
+    SqlCheck(
+        name="equals_sum_of_upstream",
+        blocking=True,
+        description="Each progressive area is the sum of the reach catchments at and above the reach.",
+        sql="""
+        WITH RECURSIVE upstream(root_id, reach_id) AS (
+            SELECT reach_id, reach_id FROM {table}
+            UNION ALL
+            SELECT upstream.root_id, t.reach_id
+            FROM upstream JOIN {table} t ON t.downstream_id = upstream.reach_id
+        ),
+        sums AS (
+            SELECT root_id, sum(t.reach_area_km2) AS summed_km2
+            FROM upstream JOIN {table} t ON t.reach_id = upstream.reach_id GROUP BY root_id
+        )
+        SELECT p.reach_id, p.progressive_area_km2, sums.summed_km2
+        FROM {table} p JOIN sums ON sums.root_id = p.reach_id
+        WHERE abs(p.progressive_area_km2 - sums.summed_km2) > 1e-9 + 1e-9 * sums.summed_km2
+        """,
+    ),
+    SqlCheck(
+        name="never_shrinks_downstream",
+        blocking=True,
+        description="A reach's progressive area is at least that of every reach draining into it.",
+        sql="SELECT up.reach_id, up.progressive_area_km2, down.reach_id AS downstream_id, "
+        "down.progressive_area_km2 AS downstream_area_km2 FROM {table} up JOIN {table} down "
+        "ON up.downstream_id = down.reach_id WHERE down.progressive_area_km2 < up.progressive_area_km2",
+    ),
+]
+
+CATCHMENT_CHECK_SPECS = [
+    dg.AssetCheckSpec(
+        name,
+        asset=REACH_CATCHMENTS,
+        blocking=True,
+        partitions_def=CATCHMENT_PARTITIONS,
+        description=description,
+    )
+    for name, description in (
+        ("one_catchment_per_reach", "Every reach has exactly one catchment, with at least one cell."),
+        ("no_overlap", f"Reach catchments overlap by at most {MAX_OVERLAP_FRACTION:.2%} of the basin."),
+        ("union_equals_basin", f"Their union is the outlets' D8 basin within {MAX_UNION_DEVIATION:.1%}."),
+    )
+]
+
+
+@dg.multi_asset_check(
+    name="reaches_checks",
+    specs=[check.spec(REACHES, CATCHMENT_PARTITIONS) for check in REACH_CHECKS],
+    op_tags=K8sOpTags.small(),
+)
+def reaches_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBChecksResource) -> Any:
+    yield from duckdb.run_checks(REACHES, REACH_CHECKS, CATCHMENT_PARTITIONS, context.partition_key)
+
+
+@dg.multi_asset_check(
+    name="progressive_catchments_checks",
+    specs=[check.spec(PROGRESSIVE_CATCHMENTS, CATCHMENT_PARTITIONS) for check in PROGRESSIVE_CHECKS],
+    op_tags=K8sOpTags.small(),
+)
+def progressive_catchments_checks(
+    context: dg.AssetCheckExecutionContext, duckdb: DuckDBChecksResource
+) -> Any:
+    yield from duckdb.run_checks(
+        PROGRESSIVE_CATCHMENTS, PROGRESSIVE_CHECKS, CATCHMENT_PARTITIONS, context.partition_key
+    )
+
+
+@dg.multi_asset_check(name="reach_catchments_checks", specs=CATCHMENT_CHECK_SPECS, op_tags=K8sOpTags.medium())
+def reach_catchments_checks(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> Any:
+    from landing_zone.defs.catchments.reach_layers import outlet_basin_cells
+
+    store = storage.get_storage()
+    partition = partition_dimensions(CATCHMENT_PARTITIONS, context.partition_key)
+    reaches = _read_layer(store, REACHES, partition)
+    catchments = _read_layer(store, REACH_CATCHMENTS, partition)
+    directions = store.gdal_path(object_key(catchment_key("flow_direction").path, partition, "tif"))
+    basin_cells, cell_km2 = outlet_basin_cells(reaches, directions, store.gdal_options())
+    yield _one_per_reach(reaches.frame, catchments.frame)
+    yield from _coverage_results(catchments, basin_cells * cell_km2)
+
+
+def _read_layer(store: Storage, key: dg.AssetKey, partition: dict[str, str]) -> Any:
+    from shared.vectors.formats import read_geoparquet
+
+    stored = object_key(key.path, partition, "parquet")
+    with store.local_copy(stored) as path:
+        return read_geoparquet(path, store.uri(stored))
+
+
+def _one_per_reach(reaches: pl.DataFrame, catchments: pl.DataFrame) -> dg.AssetCheckResult:
+    counts = catchments.group_by("reach_id").agg(pl.len().alias("catchments"), pl.col("cells").sum())
+    joined = reaches.select("reach_id").join(counts, on="reach_id", how="full", coalesce=True)
+    bad = joined.filter(
+        pl.col("catchments").is_null() | (pl.col("catchments") != 1) | (pl.col("cells") == 0)
+    ).fill_null(0)
+    return dg.AssetCheckResult(
+        check_name="one_catchment_per_reach",
+        asset_key=REACH_CATCHMENTS,
+        passed=bad.is_empty(),
+        metadata={"offending_reaches": bad.height, "offending_values": bad.head(20).to_dicts()},
+    )
+
+
+def _coverage_results(catchments: Any, basin_km2: float) -> Any:
+    import shapely
+
+    shapes = catchments.geometries()
+    summed = float(shapely.area(shapes).sum()) / 1e6
+    union = float(shapely.union_all(shapes).area) / 1e6
+    overlap = summed - union
+    deviation = abs(union - basin_km2) / basin_km2 if basin_km2 else float("inf")
+    values = {"basin_km2": round(basin_km2, 6), "union_km2": round(union, 6), "summed_km2": round(summed, 6)}
+    yield dg.AssetCheckResult(
+        check_name="no_overlap",
+        asset_key=REACH_CATCHMENTS,
+        passed=overlap <= MAX_OVERLAP_FRACTION * basin_km2,
+        metadata=values | {"overlap_km2": round(overlap, 6), "overlap_fraction": overlap / basin_km2},
+    )
+    yield dg.AssetCheckResult(
+        check_name="union_equals_basin",
+        asset_key=REACH_CATCHMENTS,
+        passed=deviation <= MAX_UNION_DEVIATION,
+        metadata=values | {"deviation_fraction": round(deviation, 6)},
+    )
+
+
+def catchment_checks() -> list[dg.AssetChecksDefinition]:
+    return [reaches_checks, reach_catchments_checks, progressive_catchments_checks]

@@ -1,0 +1,116 @@
+"""Build the network's vector layers from the numeric steps: reaches, reach and progressive catchments.
+
+This is the seam between the arrays of :mod:`partial_catchments` and the :class:`GeoFrame` layers the
+assets store; the assets stay thin and the steps stay testable without Dagster.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from landing_zone.defs.catchments.flow import flow_from_d8
+from landing_zone.defs.catchments.partial_catchments import (
+    cell_counts,
+    delineate,
+    pour_point,
+    topological_order,
+)
+from landing_zone.defs.catchments.polygons import label_polygons, union
+from landing_zone.defs.catchments.rasters import cell_index, read_grid
+from landing_zone.defs.catchments.reaches import split_rivers
+from landing_zone.defs.catchments.river_source import river_lines
+from shared.rasters.handles import StoredRaster
+from shared.vectors.geoframe import GeoFrame
+
+REACH_SCHEMA = {
+    "reach_id": pl.String,
+    "river_id": pl.String,
+    "downstream_id": pl.String,
+    "strahler_order": pl.Int32,
+    "length_m": pl.Float64,
+    "pour_x": pl.Float64,
+    "pour_y": pl.Float64,
+    "upstream_area_km2": pl.Float64,
+}
+
+
+def reach_layer(rivers: GeoFrame, accumulation: StoredRaster, target_m: float) -> GeoFrame:
+    """Reaches of the rivers with pour points and the D8 upstream area at each pour point."""
+    import shapely
+
+    reaches = split_rivers(river_lines(rivers), target_m)
+    area = read_grid(accumulation)
+    pours = np.array([pour_point(r.points, r.downstream is None, area.grid.cell) for r in reaches])
+    upstream = area.values.ravel()[cell_index(area.grid, area.values.shape, pours)]
+    rows = [
+        {
+            "reach_id": reach.reach_id,
+            "river_id": reach.river_id,
+            "downstream_id": reach.downstream,
+            "strahler_order": reach.order,
+            "length_m": reach.length_m,
+            "pour_x": float(pour[0]),
+            "pour_y": float(pour[1]),
+            "upstream_area_km2": float(up),
+        }
+        for reach, pour, up in zip(reaches, pours, upstream, strict=True)
+    ]
+    lines = [shapely.LineString(reach.points) for reach in reaches]
+    return GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), lines, rivers.crs)
+
+
+def reach_catchment_layer(reaches: GeoFrame, directions: StoredRaster) -> GeoFrame:
+    """One (multi)polygon per reach: the cells that drain first to its pour point."""
+    import shapely
+
+    grid = read_grid(directions)
+    pours = reaches.frame.select("pour_x", "pour_y").to_numpy()
+    labels = delineate(flow_from_d8(grid), grid.grid, grid.values.shape, pours)
+    counts = cell_counts(labels, len(pours))
+    polygons = label_polygons(labels, grid.transform, len(pours))
+    attributes = reaches.frame.select("reach_id", "river_id", "downstream_id").with_columns(
+        cells=pl.Series(counts, dtype=pl.Int64),
+        area_km2=pl.Series(counts * grid.grid.cell**2 / 1e6, dtype=pl.Float64),
+    )
+    geometries = [polygon if polygon is not None else shapely.MultiPolygon() for polygon in polygons]
+    return GeoFrame.from_geometries(attributes, geometries, reaches.crs)
+
+
+def progressive_layer(catchments: GeoFrame) -> GeoFrame:
+    """Each reach's catchment united with those of every reach upstream, composed headwaters first."""
+    frame = catchments.frame
+    downstream = dict(zip(frame["reach_id"], frame["downstream_id"], strict=True))
+    own_area = dict(zip(frame["reach_id"], frame["area_km2"], strict=True))
+    own_shape = dict(zip(frame["reach_id"], catchments.geometries(), strict=True))
+    inflows: dict[str, list[str]] = defaultdict(list)
+    for reach, target in downstream.items():
+        if target is not None:
+            inflows[target].append(reach)
+    area: dict[str, float] = {}
+    shape: dict[str, Any] = {}
+    count: dict[str, int] = {}
+    for reach in topological_order(downstream):
+        area[reach] = own_area[reach] + sum(area[u] for u in inflows[reach])
+        count[reach] = 1 + sum(count[u] for u in inflows[reach])
+        shape[reach] = union([own_shape[reach], *(shape[u] for u in inflows[reach])])
+    ids = frame["reach_id"].to_list()
+    attributes = frame.select("reach_id", "river_id", "downstream_id").with_columns(
+        reach_area_km2=frame["area_km2"],
+        progressive_area_km2=pl.Series([area[r] for r in ids], dtype=pl.Float64),
+        upstream_reaches=pl.Series([count[r] for r in ids], dtype=pl.Int64),
+    )
+    return GeoFrame.from_geometries(attributes, [shape[r] for r in ids], catchments.crs)
+
+
+def outlet_basin_cells(
+    reaches: GeoFrame, directions_path: str, gdal_options: dict[str, str]
+) -> tuple[int, float]:
+    """Cells draining to the network's outlets by the stored D8 directions, and one cell's area in km²."""
+    outlets = reaches.frame.filter(pl.col("downstream_id").is_null()).select("pour_x", "pour_y").to_numpy()
+    grid = read_grid(StoredRaster(uri=directions_path, gdal_path=directions_path, gdal_options=gdal_options))
+    basins = delineate(flow_from_d8(grid), grid.grid, grid.values.shape, outlets)
+    return int((basins > 0).sum()), grid.grid.cell**2 / 1e6
