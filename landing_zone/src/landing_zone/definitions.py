@@ -10,12 +10,15 @@ from landing_zone.defs.elevation.pipeline import elevation_definitions
 from landing_zone.defs.stations.polished import polished_definitions
 from landing_zone.defs.stations.sync import station_definitions
 from landing_zone.resources.sources import SourcesResource
-from shared.resources.platform import platform_resources
+from shared.resources.platform import platform_executor, platform_resources
 
 defs = Definitions.merge(
     elevation_definitions(),
     catchment_definitions(),
     station_definitions(),
     polished_definitions(),
-    Definitions(resources={**platform_resources(), "sources": SourcesResource.from_environment()}),
+    Definitions(
+        resources={**platform_resources(), "sources": SourcesResource.from_environment()},
+        executor=platform_executor(),
+    ),
 )

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dagster import EnvVar
+from dagster import EnvVar, ExecutorDefinition
 
 from shared.io_managers.parquet import ParquetIOManager
 from shared.io_managers.raster import RasterIOManager
@@ -63,3 +63,14 @@ def platform_resources(storage: StorageResource | None = None) -> dict[str, Any]
         VECTOR_IO_MANAGER: VectorIOManager(storage=storage),
         DUCKDB: DuckDBChecksResource(storage=storage),
     }
+
+
+def platform_executor() -> ExecutorDefinition | None:
+    """How a run executes its steps: in production ``k8s_job_executor``, so every asset step is its own
+    Kubernetes Job sized and placed by the asset's ``dagster-k8s/config`` op tag; locally Dagster's
+    default (``None``: steps in subprocesses of the run)."""
+    if platform_environment() != "production":
+        return None
+    from dagster_k8s import k8s_job_executor
+
+    return k8s_job_executor

@@ -1,0 +1,59 @@
+"""The Dockerfile builds what Helm runs: both targets, paths that exist, the modules Helm serves."""
+
+import json
+import re
+import shlex
+
+import pytest
+
+from tests.deployment.conftest import REPO
+
+DOCKERFILE = (REPO / "Dockerfile").read_text()
+
+
+def stage_body(stage: str) -> str:
+    """The instructions of one stage (up to the next FROM)."""
+    match = re.search(rf"^FROM \S+ AS {re.escape(stage)}$(.*?)(?=^FROM |\Z)", DOCKERFILE, re.M | re.S)
+    assert match, f"no stage {stage}"
+    return match.group(1)
+
+
+def test_both_code_location_targets_exist():
+    targets = {stage for _, stage in re.findall(r"^FROM (\S+) AS (\S+)$", DOCKERFILE, flags=re.MULTILINE)}
+    assert {"landing-zone", "discharge-model"} <= targets
+
+
+def test_every_copied_path_exists():
+    for line in re.findall(r"^COPY (?!--from)(.+)$", DOCKERFILE, flags=re.MULTILINE):
+        *sources, _ = [part for part in shlex.split(line) if not part.startswith("--")]
+        for source in sources:
+            assert (REPO / source).exists(), f"COPY {source}: no such path in the repository"
+
+
+@pytest.mark.parametrize(
+    ("target", "member", "other"),
+    [
+        ("landing-zone", "landing_zone", "discharge_model"),
+        ("discharge-model", "discharge_model", "landing_zone"),
+    ],
+)
+def test_each_image_holds_its_member_and_shared_only_and_runs_as_non_root(values, target, member, other):
+    build = stage_body(f"build-{target}")
+    assert f"COPY {member}/src" in build and "COPY shared/src" in build
+    assert f"COPY {other}/src" not in build, f"{target} must not contain {other}"
+    assert f"--package {target}" in build and "--locked" in build and "--no-dev" in build
+    runtime = stage_body(target)
+    assert f"--from=build-{target}" in runtime
+    assert re.search(r"^USER 10001", runtime, flags=re.MULTILINE), "non-root user"
+    (cmd,) = re.findall(r"^CMD (\[.*\])$", runtime, flags=re.MULTILINE)
+    args = json.loads(cmd)
+    deployment = next(d for d in values["dagster-user-deployments"]["deployments"] if d["name"] == target)
+    assert args[:3] == ["dagster", "api", "grpc"], "the gRPC server the chart's code servers run"
+    assert args[-2:] == deployment["dagsterApiGrpcArgs"] == ["-m", f"{member}.definitions"]
+    assert args[args.index("-p") + 1] == str(deployment["port"])
+
+
+def test_no_secrets_in_the_image():
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PASSWORD", "TOKEN"):
+        assert name not in DOCKERFILE.replace("No secrets", "")
+    assert not re.search(r"^(ENV|ARG) .*(KEY|SECRET)", DOCKERFILE, flags=re.MULTILINE)
