@@ -3,6 +3,9 @@
 import json
 import re
 import shlex
+import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -57,3 +60,39 @@ def test_no_secrets_in_the_image():
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "PASSWORD", "TOKEN"):
         assert name not in DOCKERFILE.replace("No secrets", "")
     assert not re.search(r"^(ENV|ARG) .*(KEY|SECRET)", DOCKERFILE, flags=re.MULTILINE)
+
+
+def locked_requirements(package: str) -> set[str]:
+    """Names of what ``uv sync --locked --no-dev --package X`` installs (the image's environment)."""
+    uv = shutil.which("uv")
+    command = [uv] if uv else [sys.executable, "-m", "uv"]
+    result = subprocess.run(
+        [
+            *command,
+            "export",
+            "--locked",
+            "--no-dev",
+            "--package",
+            package,
+            "--no-hashes",
+            "--format",
+            "requirements-txt",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    lines = [line.strip() for line in result.stdout.splitlines() if line and not line.startswith(("#", " "))]
+    return {re.split(r"[=; ]", line.removeprefix("-e ./"))[0].replace("_", "-") for line in lines}
+
+
+def test_each_image_environment_holds_only_its_own_stack():
+    landing, discharge = locked_requirements("landing-zone"), locked_requirements("discharge-model")
+    assert {"landing-zone", "shared"} <= landing and "discharge-model" not in landing
+    assert {"discharge-model", "shared"} <= discharge and "landing-zone" not in discharge
+    for geo_only in ("pyflwdir", "whitebox-workflows", "cfgrib", "eccodes", "pystac", "pyogrio"):
+        assert geo_only in landing and geo_only not in discharge, geo_only
+    for dev_tool in ("pytest", "mypy", "ruff", "kubernetes-validate"):
+        assert dev_tool not in landing | discharge, f"{dev_tool} would ship in an image"
