@@ -60,17 +60,11 @@ def reference_pour_points(rivers: Path, info: dict[str, Any], cell: float) -> np
     """Pour points of the published reaches moved back by the planted offset: the peer's outlets."""
     from landing_zone.defs.catchments.partial_catchments import pour_point
     from landing_zone.defs.catchments.reaches import RiverLine, split_rivers
+    from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
     offset = np.array(info["offset_m"])
-    features = json.loads(rivers.read_text())["features"]
-    lines = [
-        RiverLine(
-            f["properties"]["river_id"],
-            np.array(f["geometry"]["coordinates"]) - offset,
-            f["properties"]["receiving"],
-        )
-        for f in features
-    ]
+    published = river_lines(parse_rivers(json.loads(rivers.read_text()), str(rivers)))
+    lines = [RiverLine(r.river_id, r.points - offset, r.receiving) for r in published]
     return np.array([pour_point(r.points, r.downstream is None, cell) for r in split_rivers(lines)])
 
 

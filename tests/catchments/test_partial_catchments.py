@@ -13,9 +13,9 @@ from landing_zone.defs.catchments.partial_catchments import (
     delineate,
     pour_point,
     progressive_areas,
-    topological_order,
 )
-from landing_zone.defs.catchments.reaches import RiverLine, split_rivers
+from landing_zone.defs.catchments.reaches import RiverLine, split_rivers, topological_order
+from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
 
 def test_reach_catchments_tile_the_basin_and_progressive_areas_match_the_gauges(small_region, manifest):
@@ -23,14 +23,10 @@ def test_reach_catchments_tile_the_basin_and_progressive_areas_match_the_gauges(
         dem, transform = dataset.read(1), dataset.transform
     grid = Grid(transform.c, transform.f, transform.a)
     offset = np.array(manifest["rivers"]["offset_m"])
-    features = json.loads((small_region / "hydrography" / "rivers.geojson").read_text())["features"]
+    document = json.loads((small_region / "hydrography" / "rivers.geojson").read_text())
     rivers = [
-        RiverLine(
-            f["properties"]["river_id"],
-            np.array(f["geometry"]["coordinates"]) - offset,
-            f["properties"]["receiving"],
-        )
-        for f in features
+        RiverLine(river.river_id, river.points - offset, river.receiving)
+        for river in river_lines(parse_rivers(document, "rivers.geojson"))
     ]
     conditioned = condition_dem(dem, -9999.0, grid, [river.points for river in rivers], "burn_fill").dem
     flw = pyflwdir.from_dem(conditioned, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")

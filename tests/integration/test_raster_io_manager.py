@@ -136,7 +136,7 @@ def test_loading_pixels_is_not_offered(local_storage, tmp_path):
     @asset
     def wants_array(small: np.ndarray) -> None: ...
 
-    with pytest.raises(UnsupportedAnnotationError, match="raster IO manager loads StoredRaster"):
+    with pytest.raises(UnsupportedAnnotationError, match="RasterIOManager loads StoredRaster, str or dict"):
         materialize([small, wants_array], resources=resources(local_storage))
 
 

@@ -4,6 +4,7 @@ Subclasses decide the file format; this class decides *where* (the layout contra
 span several upstream partitions are enumerated.
 """
 
+from collections.abc import Callable
 from typing import Any, ClassVar, get_args, get_origin
 
 from dagster import (
@@ -55,6 +56,30 @@ class StorageIOManager(ConfigurableIOManager):
                 f"{context.asset_key.to_user_string()}: nothing stored at {self.store.uri(key)}; "
                 "materialise the upstream asset (partition) first"
             )
+
+    def load_objects(
+        self, context: InputContext, accepted: tuple[Any, ...], load: Callable[[str, Any], Any]
+    ) -> Any:
+        """Load one stored object per upstream partition with ``load(key, annotation)``.
+
+        For managers whose objects are not concatenated: one partition gives the object itself, several
+        need a ``dict[str, X]`` annotation. ``accepted`` are the annotations the manager can produce.
+        """
+        per_partition, annotation = split_mapping_annotation(input_annotation(context))
+        if annotation not in (*accepted, Any, None):
+            names = ", ".join(getattr(kind, "__name__", str(kind)) for kind in accepted)
+            raise UnsupportedAnnotationError(
+                f"input {context.name!r} (asset {context.asset_key.to_user_string()}) is annotated "
+                f"{annotation!r}; {type(self).__name__} loads {names} or dict[str, one of those]"
+            )
+        keys = self.input_keys(context)
+        if len(keys) > 1 and not per_partition:
+            raise UnsupportedAnnotationError(
+                f"input {context.name!r} spans {len(keys)} partitions of "
+                f"{context.asset_key.to_user_string()}: annotate it dict[str, {accepted[0].__name__}]"
+            )
+        loaded = {partition: load(key, annotation) for partition, key in keys.items()}
+        return loaded if per_partition else next(iter(loaded.values()))
 
     def input_keys(self, context: InputContext) -> dict[str, str]:
         """``{partition key: object key}`` of every upstream partition the input asks for.

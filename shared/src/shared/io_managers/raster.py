@@ -12,17 +12,10 @@ from typing import Any, ClassVar
 
 from dagster import InputContext, MetadataValue, OutputContext
 
-from shared.io_managers.base import (
-    StorageIOManager,
-    UnsupportedAnnotationError,
-    input_annotation,
-    split_mapping_annotation,
-)
+from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata
 from shared.rasters.cog import RasterDescription, describe_raster
 from shared.rasters.handles import CogFile, StoredRaster
-
-SUPPORTED_INPUTS = "StoredRaster, str (the GDAL path) or dict[str, one of those] for several partitions"
 
 
 class NotACogError(ValueError):
@@ -51,20 +44,9 @@ class RasterIOManager(StorageIOManager):
         )
 
     def load_input(self, context: InputContext) -> Any:
-        per_partition, annotation = split_mapping_annotation(input_annotation(context))
-        if annotation not in (StoredRaster, str, Any, None):
-            raise UnsupportedAnnotationError(
-                f"input {context.name!r} (asset {context.asset_key.to_user_string()}) is annotated "
-                f"{annotation!r}; the raster IO manager loads {SUPPORTED_INPUTS}"
-            )
-        keys = self.input_keys(context)
-        if len(keys) > 1 and not per_partition:
-            raise UnsupportedAnnotationError(
-                f"input {context.name!r} spans {len(keys)} partitions of "
-                f"{context.asset_key.to_user_string()}: annotate it dict[str, StoredRaster]"
-            )
-        loaded = {partition: self._load_one(key, annotation, context) for partition, key in keys.items()}
-        return loaded if per_partition else next(iter(loaded.values()))
+        return self.load_objects(
+            context, (StoredRaster, str), lambda key, annotation: self._load_one(key, annotation, context)
+        )
 
     def _load_one(self, key: str, annotation: Any, context: InputContext) -> StoredRaster | str:
         self.require(key, context)

@@ -12,12 +12,7 @@ from typing import Any, ClassVar
 from dagster import InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
-from shared.io_managers.base import (
-    StorageIOManager,
-    UnsupportedAnnotationError,
-    input_annotation,
-    split_mapping_annotation,
-)
+from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata, table_metadata
 from shared.vectors.formats import read_geoparquet, write_flatgeobuf, write_geoparquet
 from shared.vectors.geoframe import GeoFrame
@@ -51,19 +46,7 @@ class VectorIOManager(StorageIOManager):
         context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> Any:
-        per_partition, annotation = split_mapping_annotation(input_annotation(context))
-        if annotation not in (GeoFrame, Any, None):
-            raise UnsupportedAnnotationError(
-                f"input {context.name!r} (asset {context.asset_key.to_user_string()}) is annotated "
-                f"{annotation!r}; the vector IO manager loads GeoFrame or dict[str, GeoFrame]"
-            )
-        keys = self.input_keys(context)
-        if len(keys) > 1 and not per_partition:
-            raise UnsupportedAnnotationError(
-                f"input {context.name!r} spans {len(keys)} partitions: annotate it dict[str, GeoFrame]"
-            )
-        loaded = {partition: self._load_one(key, context) for partition, key in keys.items()}
-        return loaded if per_partition else next(iter(loaded.values()))
+        return self.load_objects(context, (GeoFrame,), lambda key, _: self._load_one(key, context))
 
     def _load_one(self, key: str, context: InputContext) -> GeoFrame:
         self.require(key, context)

@@ -15,6 +15,7 @@ import numpy as np
 
 from landing_zone.defs.catchments.alignment import Grid
 from landing_zone.defs.catchments.rasters import cell_index
+from landing_zone.defs.catchments.reaches import topological_order
 
 
 def pour_point(points: np.ndarray, is_outlet: bool, cell: float) -> np.ndarray:
@@ -37,25 +38,6 @@ def cell_counts(labels: np.ndarray, count: int) -> np.ndarray:
     """Cells per label 1..``count``."""
     counts: np.ndarray = np.bincount(labels.ravel(), minlength=count + 1)[1 : count + 1]
     return counts
-
-
-def topological_order(downstream: Mapping[str, str | None]) -> list[str]:
-    """Reach ids in topological order, headwaters first (reaches on a cycle are left out)."""
-    waiting = {reach: 0 for reach in downstream}
-    for target in downstream.values():
-        if target in waiting:
-            waiting[target] += 1
-    ready = [reach for reach, count in waiting.items() if count == 0]
-    order = []
-    while ready:
-        reach = ready.pop()
-        order.append(reach)
-        target = downstream[reach]
-        if target in waiting:
-            waiting[target] -= 1
-            if waiting[target] == 0:
-                ready.append(target)
-    return order
 
 
 def progressive_areas(downstream: Mapping[str, str | None], own: Mapping[str, float]) -> dict[str, float]:

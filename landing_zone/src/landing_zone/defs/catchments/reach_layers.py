@@ -13,15 +13,10 @@ import numpy as np
 import polars as pl
 
 from landing_zone.defs.catchments.flow import flow_from_d8
-from landing_zone.defs.catchments.partial_catchments import (
-    cell_counts,
-    delineate,
-    pour_point,
-    topological_order,
-)
+from landing_zone.defs.catchments.partial_catchments import cell_counts, delineate, pour_point
 from landing_zone.defs.catchments.polygons import label_polygons, union
 from landing_zone.defs.catchments.rasters import cell_index, read_grid
-from landing_zone.defs.catchments.reaches import split_rivers
+from landing_zone.defs.catchments.reaches import split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import river_lines
 from shared.rasters.handles import StoredRaster
 from shared.vectors.geoframe import GeoFrame
