@@ -19,7 +19,7 @@ class SourcesResource(ConfigurableResource):
     """Source URLs; ``{product}`` in the elevation index URL stands for ``dtm`` or ``dsm``."""
 
     elevation_index_url: str = Field(description="WFS GetFeature (GeoJSON) of the tile index, per {product}.")
-    rivers_url: str = Field(description="River network vectors (GeoJSON).")
+    rivers_url: str = Field(description="River network vectors (GeoJSON); {region} stands for the region.")
     meteo_url: str = Field(description="Provider directory of meteorological station files.")
     hydro_url: str = Field(description="Provider directory of hydrological gauge files.")
     forecasts_url: str = Field(description="Directory of GRIB2 forecast runs.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import polars as pl
@@ -44,7 +45,11 @@ class GeoFrame:
         return cls(attributes.with_columns(pl.Series(GEOMETRY, list(wkb), dtype=pl.Binary)), crs)
 
     def geometries(self) -> Any:
-        """The geometries as a numpy array of shapely objects."""
+        """The geometries as a numpy array of shapely objects (decoded once per GeoFrame)."""
+        return self._shapes
+
+    @cached_property
+    def _shapes(self) -> Any:
         import shapely
 
         return shapely.from_wkb(self.frame[GEOMETRY].to_numpy())

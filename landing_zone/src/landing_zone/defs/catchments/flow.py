@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from landing_zone.defs.catchments.rasters import GridArray
+from landing_zone.defs.catchments.rasters import GridArray, grid_array
 from shared.rasters.handles import StoredRaster
 
 D8_NODATA = 247
@@ -38,7 +38,7 @@ def d8_upstream_area_km2(flw: Any) -> np.ndarray:
     return np.where(flw.mask.reshape(flw.shape), area, AREA_NODATA).astype(np.float32)
 
 
-def dinf_upstream_area_km2(conditioned: StoredRaster) -> np.ndarray:
+def dinf_upstream_area_km2(conditioned: StoredRaster) -> GridArray:
     """D-infinity contributing area in km² of a conditioned DEM, computed by WhiteboxTools.
 
     WhiteboxTools reads plain GeoTIFF only (it misreads compressed COGs), so it gets an uncompressed
@@ -59,5 +59,5 @@ def dinf_upstream_area_km2(conditioned: StoredRaster) -> np.ndarray:
         accumulate = {"input": str(drained), "output": str(area), "out_type": "ca"}
         whitebox_workflows.run_tool_json("dinf_flow_accum", json.dumps(accumulate))
         with rasterio.open(area) as dataset:
-            values = dataset.read(1, masked=True)
-    return (values / 1e6).filled(AREA_NODATA).astype(np.float32)
+            values = (dataset.read(1, masked=True) / 1e6).filled(AREA_NODATA).astype(np.float32)
+            return grid_array(dataset, values, AREA_NODATA, conditioned.uri)

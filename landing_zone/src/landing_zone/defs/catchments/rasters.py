@@ -69,11 +69,15 @@ def resample_dem(source: StoredRaster, resolution_m: float, cache_mb: int) -> Pa
 def read_grid(source: StoredRaster) -> GridArray:
     """The whole band of a stored raster (an analysis-grid raster: small enough by construction)."""
     with source.open() as dataset:
-        transform = dataset.transform
-        if abs(transform.a + transform.e) > 1e-9 or transform.b or transform.d:
-            raise ValueError(f"{source.uri}: delineation needs a north-up grid with square cells")
-        grid = Grid(transform.c, transform.f, transform.a)
-        return GridArray(dataset.read(1), grid, dataset.crs.to_wkt(), float(dataset.nodata))
+        return grid_array(dataset, dataset.read(1), float(dataset.nodata), source.uri)
+
+
+def grid_array(dataset: Any, values: np.ndarray, nodata: float, name: str) -> GridArray:
+    """``values`` on the grid of an open rasterio ``dataset`` (``name`` for the error)."""
+    transform = dataset.transform
+    if abs(transform.a + transform.e) > 1e-9 or transform.b or transform.d:
+        raise ValueError(f"{name}: delineation needs a north-up grid with square cells")
+    return GridArray(values, Grid(transform.c, transform.f, transform.a), dataset.crs.to_wkt(), nodata)
 
 
 def write_cog(values: np.ndarray, like: GridArray, nodata: float, categorical: bool = False) -> Path:

@@ -150,9 +150,8 @@ def flow_accumulation_d8(context: dg.AssetExecutionContext, directions: StoredRa
 )
 def flow_accumulation_dinf(context: dg.AssetExecutionContext, dem: StoredRaster) -> CogFile:
     from landing_zone.defs.catchments.flow import AREA_NODATA, dinf_upstream_area_km2
-    from landing_zone.defs.catchments.rasters import read_grid, write_cog
+    from landing_zone.defs.catchments.rasters import write_cog
 
-    grid = read_grid(dem)
     area = dinf_upstream_area_km2(dem)
-    context.add_output_metadata({"max_upstream_area_km2": round(float(area.max()), 4), "unit": "km2"})
-    return CogFile(write_cog(area, grid, AREA_NODATA))
+    context.add_output_metadata({"max_upstream_area_km2": round(float(area.values.max()), 4), "unit": "km2"})
+    return CogFile(write_cog(area.values, area, AREA_NODATA))
