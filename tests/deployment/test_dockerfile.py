@@ -6,6 +6,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -54,6 +55,19 @@ def test_each_image_holds_its_member_and_shared_only_and_runs_as_non_root(values
     assert args[:3] == ["dagster", "api", "grpc"], "the gRPC server the chart's code servers run"
     assert args[-2:] == deployment["dagsterApiGrpcArgs"] == ["-m", f"{member}.definitions"]
     assert args[args.index("-p") + 1] == str(deployment["port"])
+
+
+def test_hadolint_finds_nothing():
+    """Dockerfile best practices (pinned bases, no root, shell form pitfalls), by the standard linter."""
+    hadolint = Path(sys.executable).with_name("hadolint")
+    result = subprocess.run(
+        [str(hadolint), "--failure-threshold", "info", str(REPO / "Dockerfile")],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_no_secrets_in_the_image():
