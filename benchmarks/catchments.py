@@ -6,9 +6,12 @@ by the pipeline's own resampling (timed once, reported as its own line), and the
 published river network with its planted offset. Subjects, each in its own process on the same input:
 
 - ours: river alignment (valley depth, offset search), burn-and-fill conditioning (whose priority
-  flood also gives the D8 flow directions), ~100 m reaches, reach catchments for every pour point at
-  once, progressive areas and the reach-catchment polygons: what the assets compute, without storage;
-- pyflwdir: ``pyflwdir.from_dem`` (fill and D8) and ``basins`` at the same pour points.
+  flood also gives the D8 flow directions), D8 accumulation, ~100 m reaches and their pour cells, reach
+  catchments for every pour point at once and progressive areas: the delineation the assets compute,
+  without storage (D-infinity, a separate asset, is left out);
+- pyflwdir: ``pyflwdir.from_dem`` (fill and D8) and ``basins`` at the same pour points;
+- ours_with_layers: ours plus the reach-catchment polygons and the progressive catchments' unions
+  (outputs the peer does not produce, so reported beside the comparison, not in it).
 
 Targets (issue 6): ours at most 2x pyflwdir's time; the estimated offset within one cell of the planted
 one. ``--quick`` delineates at 20 m instead of 10 m.
@@ -57,35 +60,44 @@ def prepare(workdir: Path, resolution_m: float) -> tuple[Path, Path, Path, dict[
 
 
 def reference_pour_points(rivers: Path, info: dict[str, Any], cell: float) -> np.ndarray:
-    """Pour points of the published reaches moved back by the planted offset: the peer's outlets."""
-    from landing_zone.defs.catchments.partial_catchments import pour_point
+    """The peer's outlets: one and a half cells before each reach's end on the published lines moved
+    back by the planted offset (the basin outlet at its very end), as our pour cells are chosen."""
     from landing_zone.defs.catchments.reaches import RiverLine, split_rivers
     from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
     offset = np.array(info["offset_m"])
     published = river_lines(parse_rivers(json.loads(rivers.read_text()), str(rivers)))
-    lines = [RiverLine(r.river_id, r.points - offset, r.receiving) for r in published]
-    return np.array([pour_point(r.points, r.downstream is None, cell) for r in split_rivers(lines)])
+    points = []
+    for reach in split_rivers([RiverLine(r.river_id, r.points - offset, r.receiving) for r in published]):
+        arc = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(reach.points, axis=0).T))])
+        at = arc[-1] if reach.downstream is None else max(arc[-1] - 1.5 * cell, 0.0)
+        points.append([np.interp(at, arc, reach.points[:, 0]), np.interp(at, arc, reach.points[:, 1])])
+    return np.array(points)
 
 
-def ours(dem_path: str, rivers_path: str) -> dict[str, Any]:
-    """The chain the catchments assets run, stage by stage, timed as a whole."""
+def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
+    """The chain the catchments assets run, stage by stage, timed as a whole (storage left out);
+    ``with_layers`` adds the reach-catchment polygons and the progressive catchments' unions."""
+    import polars as pl
     import shapely
 
     from landing_zone.defs.catchments.conditioning import condition_dem
-    from landing_zone.defs.catchments.flow import flow_from_d8
+    from landing_zone.defs.catchments.flow import d8_upstream_area_km2, flow_from_d8
     from landing_zone.defs.catchments.partial_catchments import (
         cell_counts,
+        confluence_cells,
         delineate,
-        pour_point,
+        pour_cell,
         progressive_areas,
     )
     from landing_zone.defs.catchments.polygons import label_polygons
-    from landing_zone.defs.catchments.rasters import GridArray, read_grid
+    from landing_zone.defs.catchments.rasters import GridArray, cell_centres, read_grid
+    from landing_zone.defs.catchments.reach_layers import progressive_layer
     from landing_zone.defs.catchments.reaches import split_rivers
     from landing_zone.defs.catchments.river_alignment import align_rivers
     from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
     from shared.rasters.handles import StoredRaster
+    from shared.vectors.geoframe import GeoFrame
 
     result: dict[str, Any] = {}
     stages: dict[str, float] = {}
@@ -102,20 +114,35 @@ def ours(dem_path: str, rivers_path: str) -> dict[str, Any]:
         lap("alignment")
         lines = [shapely.get_coordinates(line) for line in aligned.geometries()]
         conditioned = condition_dem(dem.values, dem.nodata, dem.grid, lines, "burn_fill")
-        lap("conditioning")
+        lap("conditioning_and_d8")
         flw = flow_from_d8(GridArray(conditioned.d8, dem.grid, dem.crs, dem.nodata))
-        lap("flow_direction")
+        upstream = d8_upstream_area_km2(flw)
+        lap("d8_accumulation")
         reaches = split_rivers(river_lines(aligned))
-        pours = np.array([pour_point(r.points, r.downstream is None, dem.grid.cell) for r in reaches])
-        labels = delineate(flw, dem.grid, dem.values.shape, pours)
-        own = cell_counts(labels, len(reaches)) * dem.grid.cell**2 / 1e6
-        progressive_areas(
-            {r.reach_id: r.downstream for r in reaches},
-            dict(zip([r.reach_id for r in reaches], own, strict=True)),
+        confluences = confluence_cells(lines, dem.grid, dem.values.shape)
+        cells = np.array(
+            [pour_cell(r.points, r.downstream is None, dem.grid, upstream, confluences) for r in reaches]
         )
+        lap("reaches")
+        labels = delineate(flw, dem.grid, dem.values.shape, cell_centres(dem.grid, dem.values.shape, cells))
+        own = cell_counts(labels, len(reaches)) * dem.grid.cell**2 / 1e6
+        downstream = {r.reach_id: r.downstream for r in reaches}
+        progressive_areas(downstream, dict(zip(downstream, own, strict=True)))
         lap("reach_catchments")
-        label_polygons(labels, dem.transform, len(reaches))
-        lap("polygons")
+        if with_layers:
+            polygons = label_polygons(labels, dem.transform, len(reaches))
+            lap("polygons")
+            attributes = pl.DataFrame(
+                {
+                    "reach_id": list(downstream),
+                    "river_id": [r.river_id for r in reaches],
+                    "downstream_id": list(downstream.values()),
+                    "upstream_area_km2": upstream.ravel()[cells].astype(np.float64),
+                    "area_km2": own,
+                }
+            )
+            progressive_layer(GeoFrame.from_geometries(attributes, polygons, "EPSG:2180"))
+            lap("progressive_catchments")
     result |= {
         "stages_s": stages,
         "reaches": len(reaches),
@@ -152,7 +179,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.child:
         subject, dem, other = args.child
-        child_report(ours(dem, other) if subject == "ours" else pyflwdir_peer(dem, other))
+        if subject == "pyflwdir":
+            child_report(pyflwdir_peer(dem, other))
+        else:
+            child_report(ours(dem, other, with_layers=subject == "ours_with_layers"))
         return
     resolution = 20.0 if args.quick else 10.0
     args.workdir.mkdir(parents=True, exist_ok=True)
@@ -160,8 +190,10 @@ def main() -> None:
     print(json.dumps(resampling), flush=True)
     lines = compare(
         "catchments.delineation",
-        ["ours", "pyflwdir"],
-        lambda subject: run_child(MODULE, [subject, str(dem), str(rivers if subject == "ours" else pours)]),
+        ["ours", "pyflwdir", "ours_with_layers"],
+        lambda subject: run_child(
+            MODULE, [subject, str(dem), str(pours if subject == "pyflwdir" else rivers)]
+        ),
         args.rounds,
         {"size": "40x40 km bench region", "analysis_resolution_m": resolution},
     )

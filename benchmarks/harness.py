@@ -60,7 +60,10 @@ def compare(
     rounds: int,
     extra: dict[str, Any],
 ) -> list[dict[str, Any]]:
-    """Measure every subject ``rounds`` times, interleaved, and print one JSON line per subject."""
+    """Measure every subject ``rounds`` times, interleaved, and print one JSON line per subject.
+
+    ``subjects[1]`` is the peer; every line carries its wall-time ratio to the peer's.
+    """
     runs: dict[str, list[dict[str, Any]]] = {subject: [] for subject in subjects}
     for _ in range(rounds):
         for subject in subjects:
@@ -78,8 +81,8 @@ def compare(
             **extra,
         }
         lines.append(line)
-    ours, peer = lines[0], lines[1]
+    peer = lines[1]
     for line in lines:
-        line["ratio_to_peer"] = round(line["wall_s"] / peer["wall_s"], 3) if line is ours else 1.0
+        line["ratio_to_peer"] = round(line["wall_s"] / peer["wall_s"], 3)
         print(json.dumps(line), flush=True)
     return lines

@@ -10,10 +10,12 @@ from landing_zone.defs.catchments.alignment import Grid
 from landing_zone.defs.catchments.conditioning import condition_dem
 from landing_zone.defs.catchments.partial_catchments import (
     cell_counts,
+    confluence_cells,
     delineate,
-    pour_point,
+    pour_cell,
     progressive_areas,
 )
+from landing_zone.defs.catchments.rasters import cell_centres
 from landing_zone.defs.catchments.reaches import RiverLine, split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
@@ -31,13 +33,22 @@ def test_reach_catchments_tile_the_basin_and_progressive_areas_match_the_gauges(
     conditioned = condition_dem(dem, -9999.0, grid, [river.points for river in rivers], "burn_fill").dem
     flw = pyflwdir.from_dem(conditioned, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")
     reaches = split_rivers(rivers)
-    pours = np.array([pour_point(r.points, r.downstream is None, grid.cell) for r in reaches])
+    upstream_km2 = flw.upstream_area(unit="km2")
+    confluences = confluence_cells([river.points for river in rivers], grid, dem.shape)
+    cells = np.array(
+        [pour_cell(r.points, r.downstream is None, grid, upstream_km2, confluences) for r in reaches]
+    )
+    pours = cell_centres(grid, dem.shape, cells)
     counts = cell_counts(delineate(flw, grid, dem.shape, pours), len(reaches))
     own = {r.reach_id: float(n) * grid.cell**2 / 1e6 for r, n in zip(reaches, counts, strict=True)}
     downstream = {r.reach_id: r.downstream for r in reaches}
     progressive = progressive_areas(downstream, own)
 
     assert (counts > 0).all(), "every reach has its own catchment"
+    # composed along the topology = what the terrain drains through each pour cell
+    np.testing.assert_allclose(
+        [progressive[r.reach_id] for r in reaches], upstream_km2.ravel()[cells], rtol=1e-4
+    )
     outlet = [pour for pour, r in zip(pours, reaches, strict=True) if r.downstream is None]
     basin_km2 = (delineate(flw, grid, dem.shape, np.array(outlet)) > 0).sum() * grid.cell**2 / 1e6
     assert abs(sum(own.values()) - basin_km2) <= 0.005 * basin_km2

@@ -54,3 +54,11 @@ def test_a_tributary_into_an_unknown_river_is_refused():
     river = RiverLine("t1", np.array([[0.0, 0.0], [100.0, 0.0]]), "nowhere")
     with pytest.raises(TopologyError, match="river t1 flows into unknown river nowhere"):
         split_rivers([river])
+
+
+def test_a_tributary_joins_the_reach_that_contains_its_mouth_whatever_the_vertex_spacing():
+    main = RiverLine("main", np.array([[0.0, 0.0], [1000.0, 0.0]]), None)
+    tributary = RiverLine("t1", np.array([[140.0, 300.0], [140.0, 2.0]]), "main")
+    reaches = {reach.reach_id: reach for reach in split_rivers([main, tributary])}
+    assert reaches["t1-0002"].downstream == "main-0001"  # main-0001 runs from 100 to 200 m
+    assert reaches["main-0001"].order == 2 and reaches["main-0000"].order == 1

@@ -56,7 +56,7 @@ class Grid:
 
 
 def densify(lines: list[np.ndarray], spacing: float) -> np.ndarray:
-    """Points every ``spacing`` metres along each line (vertices kept)."""
+    """Points every ``spacing`` metres along each line, its last vertex included."""
     return np.concatenate(_densified(lines, spacing))
 
 
@@ -65,7 +65,7 @@ def _densified(lines: list[np.ndarray], spacing: float) -> list[np.ndarray]:
     for line in lines:
         steps = np.hypot(*np.diff(line, axis=0).T)
         arc = np.concatenate([[0.0], np.cumsum(steps)])
-        along = np.arange(0.0, arc[-1], spacing)
+        along = np.append(np.arange(0.0, arc[-1], spacing), arc[-1])
         points.append(np.column_stack([np.interp(along, arc, line[:, 0]), np.interp(along, arc, line[:, 1])]))
     return points
 

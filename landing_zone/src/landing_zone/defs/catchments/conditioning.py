@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from landing_zone.defs.catchments.alignment import Grid, densify
+from landing_zone.defs.catchments.rasters import cell_index
 
 STRATEGIES = ("burn_fill", "fill")
 
@@ -30,12 +31,9 @@ class ConditioningResult:
 
 def river_cells(lines: list[np.ndarray], grid: Grid, shape: tuple[int, int]) -> np.ndarray:
     """Boolean mask of the cells the lines pass through (sampled every half cell)."""
-    points = densify(lines, grid.cell / 2)
-    cols = np.floor((points[:, 0] - grid.west) / grid.cell).astype(np.int64)
-    rows = np.floor((grid.north - points[:, 1]) / grid.cell).astype(np.int64)
-    inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    indices = cell_index(grid, shape, densify(lines, grid.cell / 2))
     mask = np.zeros(shape, dtype=bool)
-    mask[rows[inside], cols[inside]] = True
+    mask.ravel()[indices[indices >= 0]] = True
     return mask
 
 

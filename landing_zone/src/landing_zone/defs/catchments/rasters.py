@@ -103,7 +103,18 @@ def write_cog(values: np.ndarray, like: GridArray, nodata: float, categorical: b
 
 
 def cell_index(grid: Grid, shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
-    """Flat cell indices of ``points`` (x, y), clipped to the grid."""
-    cols = np.clip(np.floor((points[:, 0] - grid.west) / grid.cell).astype(np.int64), 0, shape[1] - 1)
-    rows = np.clip(np.floor((grid.north - points[:, 1]) / grid.cell).astype(np.int64), 0, shape[0] - 1)
-    return np.ravel_multi_index((rows, cols), shape)
+    """Flat cell indices of ``points`` (x, y); -1 for a point outside the grid."""
+    cols = np.floor((points[:, 0] - grid.west) / grid.cell).astype(np.int64)
+    rows = np.floor((grid.north - points[:, 1]) / grid.cell).astype(np.int64)
+    inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    indices = np.full(len(points), -1, dtype=np.int64)
+    indices[inside] = np.ravel_multi_index((rows[inside], cols[inside]), shape)
+    return indices
+
+
+def cell_centres(grid: Grid, shape: tuple[int, int], indices: np.ndarray) -> np.ndarray:
+    """(x, y) of the centres of the cells ``indices`` (NaN for -1)."""
+    rows, cols = np.unravel_index(np.maximum(indices, 0), shape)
+    centres = np.column_stack([grid.west + (cols + 0.5) * grid.cell, grid.north - (rows + 0.5) * grid.cell])
+    centres[indices < 0] = np.nan
+    return centres

@@ -13,9 +13,15 @@ import numpy as np
 import polars as pl
 
 from landing_zone.defs.catchments.flow import flow_from_d8
-from landing_zone.defs.catchments.partial_catchments import cell_counts, delineate, pour_point
-from landing_zone.defs.catchments.polygons import label_polygons, union
-from landing_zone.defs.catchments.rasters import cell_index, read_grid
+from landing_zone.defs.catchments.partial_catchments import (
+    cell_counts,
+    confluence_cells,
+    delineate,
+    pour_cell,
+    progressive_areas,
+)
+from landing_zone.defs.catchments.polygons import label_polygons, outlines, union
+from landing_zone.defs.catchments.rasters import cell_centres, read_grid
 from landing_zone.defs.catchments.reaches import split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import river_lines
 from shared.rasters.handles import StoredRaster
@@ -34,13 +40,19 @@ REACH_SCHEMA = {
 
 
 def reach_layer(rivers: GeoFrame, accumulation: StoredRaster, target_m: float) -> GeoFrame:
-    """Reaches of the rivers with pour points and the D8 upstream area at each pour point."""
+    """Reaches of the rivers with their pour cells (centres) and the D8 upstream area there."""
     import shapely
 
-    reaches = split_rivers(river_lines(rivers), target_m)
+    lines = river_lines(rivers)
+    reaches = split_rivers(lines, target_m)
     area = read_grid(accumulation)
-    pours = np.array([pour_point(r.points, r.downstream is None, area.grid.cell) for r in reaches])
-    upstream = area.values.ravel()[cell_index(area.grid, area.values.shape, pours)]
+    confluences = confluence_cells([line.points for line in lines], area.grid, area.values.shape)
+    cells = np.array(
+        [pour_cell(r.points, r.downstream is None, area.grid, area.values, confluences) for r in reaches]
+    )
+    pours = cell_centres(area.grid, area.values.shape, cells)
+    upstream = np.where(cells >= 0, area.values.ravel()[np.maximum(cells, 0)], np.nan)
+    upstream = np.where(upstream == area.nodata, np.nan, upstream)
     rows = [
         {
             "reach_id": reach.reach_id,
@@ -50,28 +62,27 @@ def reach_layer(rivers: GeoFrame, accumulation: StoredRaster, target_m: float) -
             "length_m": reach.length_m,
             "pour_x": float(pour[0]),
             "pour_y": float(pour[1]),
-            "upstream_area_km2": float(up),
+            "upstream_area_km2": None if np.isnan(up) else float(up),
         }
         for reach, pour, up in zip(reaches, pours, upstream, strict=True)
     ]
-    lines = [shapely.LineString(reach.points) for reach in reaches]
-    return GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), lines, rivers.crs)
+    geometries = [shapely.LineString(reach.points) for reach in reaches]
+    return GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), geometries, rivers.crs)
 
 
 def reach_catchment_layer(reaches: GeoFrame, directions: StoredRaster) -> GeoFrame:
     """One (multi)polygon per reach: the cells that drain first to its pour point."""
-    import shapely
-
     grid = read_grid(directions)
     pours = reaches.frame.select("pour_x", "pour_y").to_numpy()
     labels = delineate(flow_from_d8(grid), grid.grid, grid.values.shape, pours)
     counts = cell_counts(labels, len(pours))
-    polygons = label_polygons(labels, grid.transform, len(pours))
-    attributes = reaches.frame.select("reach_id", "river_id", "downstream_id").with_columns(
+    geometries = label_polygons(labels, grid.transform, len(pours))
+    attributes = reaches.frame.select(
+        "reach_id", "river_id", "downstream_id", "upstream_area_km2"
+    ).with_columns(
         cells=pl.Series(counts, dtype=pl.Int64),
         area_km2=pl.Series(counts * grid.grid.cell**2 / 1e6, dtype=pl.Float64),
     )
-    geometries = [polygon if polygon is not None else shapely.MultiPolygon() for polygon in polygons]
     return GeoFrame.from_geometries(attributes, geometries, reaches.crs)
 
 
@@ -85,20 +96,19 @@ def progressive_layer(catchments: GeoFrame) -> GeoFrame:
     for reach, target in downstream.items():
         if target is not None:
             inflows[target].append(reach)
-    area: dict[str, float] = {}
+    area = progressive_areas(downstream, own_area)
     shape: dict[str, Any] = {}
     count: dict[str, int] = {}
     for reach in topological_order(downstream):
-        area[reach] = own_area[reach] + sum(area[u] for u in inflows[reach])
         count[reach] = 1 + sum(count[u] for u in inflows[reach])
         shape[reach] = union([own_shape[reach], *(shape[u] for u in inflows[reach])])
     ids = frame["reach_id"].to_list()
-    attributes = frame.select("reach_id", "river_id", "downstream_id").with_columns(
+    attributes = frame.select("reach_id", "river_id", "downstream_id", "upstream_area_km2").with_columns(
         reach_area_km2=frame["area_km2"],
         progressive_area_km2=pl.Series([area[r] for r in ids], dtype=pl.Float64),
         upstream_reaches=pl.Series([count[r] for r in ids], dtype=pl.Int64),
     )
-    return GeoFrame.from_geometries(attributes, [shape[r] for r in ids], catchments.crs)
+    return GeoFrame.from_geometries(attributes, outlines([shape[r] for r in ids]), catchments.crs)
 
 
 def outlet_basin_cells(

@@ -47,11 +47,12 @@ def split_rivers(rivers: list[RiverLine], target_m: float = TARGET_LENGTH_M) -> 
     follows) rather than the split failing.
     """
     pieces = {river.river_id: _split(river.points, target_m) for river in rivers}
+    by_id = {river.river_id: river for river in rivers}
     downstream: dict[str, str | None] = {}
     for river in rivers:
         ids = [_reach_id(river.river_id, i) for i in range(len(pieces[river.river_id]))]
         downstream.update(itertools.pairwise(ids))
-        downstream[ids[-1]] = _receiving_reach(river, pieces) if river.receiving else None
+        downstream[ids[-1]] = _receiving_reach(river, by_id, pieces) if river.receiving else None
     orders = strahler_orders(downstream)
     return [
         Reach(reach_id, river.river_id, piece, downstream[reach_id], orders.get(reach_id), _length(piece))
@@ -127,11 +128,26 @@ def _split(points: np.ndarray, target_m: float) -> list[np.ndarray]:
     return pieces
 
 
-def _receiving_reach(river: RiverLine, pieces: dict[str, list[np.ndarray]]) -> str:
-    """The reach of the receiving river nearest to this river's mouth."""
-    receiving = pieces.get(river.receiving or "")
+def _receiving_reach(
+    river: RiverLine, rivers: dict[str, RiverLine], pieces: dict[str, list[np.ndarray]]
+) -> str:
+    """The reach of the receiving river that contains the confluence: the mouth projected onto the
+    receiving line, then the equal-length piece that distance falls in."""
+    receiving = rivers.get(river.receiving or "")
     if receiving is None:
         raise TopologyError(f"river {river.river_id} flows into unknown river {river.receiving}")
-    mouth = river.points[-1]
-    distances = [np.hypot(*(piece - mouth).T).min() for piece in receiving]
-    return _reach_id(river.receiving or "", int(np.argmin(distances)))
+    steps = np.hypot(*np.diff(receiving.points, axis=0).T)
+    arc = np.concatenate([[0.0], np.cumsum(steps)])
+    along = _project(receiving.points, arc, river.points[-1])
+    count = len(pieces[receiving.river_id])
+    return _reach_id(receiving.river_id, min(int(along / arc[-1] * count), count - 1))
+
+
+def _project(points: np.ndarray, arc: np.ndarray, target: np.ndarray) -> float:
+    """Distance along the polyline ``points`` (cumulative lengths ``arc``) of the point nearest ``target``."""
+    starts, segments = points[:-1], np.diff(points, axis=0)
+    lengths_sq = np.maximum((segments**2).sum(axis=1), 1e-12)
+    fraction = np.clip(((target - starts) * segments).sum(axis=1) / lengths_sq, 0.0, 1.0)
+    nearest = starts + fraction[:, None] * segments
+    best = int(np.argmin(np.hypot(*(nearest - target).T)))
+    return float(arc[best] + fraction[best] * np.sqrt(lengths_sq[best]))
