@@ -45,20 +45,21 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 FROM ${PYTHON_IMAGE} AS runtime
 RUN groupadd --gid 10001 dagster \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/dagster dagster
+# PLATFORM_ENV and PLATFORM_STORAGE_URL come from the deployment (helm/values.yaml), not the image.
 ENV PATH=/app/.venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    DAGSTER_HOME=/opt/dagster/dagster_home \
-    PLATFORM_ENV=production
+    DAGSTER_HOME=/opt/dagster/dagster_home
 WORKDIR /home/dagster
 EXPOSE 3030
 
 FROM runtime AS landing-zone
-COPY --from=build-landing-zone --chown=10001:10001 /app/.venv /app/.venv
+# root-owned and read-only to the runtime user: the code cannot be rewritten by the process running it
+COPY --from=build-landing-zone /app/.venv /app/.venv
 USER 10001:10001
 CMD ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "3030", "-m", "landing_zone.definitions"]
 
 FROM runtime AS discharge-model
-COPY --from=build-discharge-model --chown=10001:10001 /app/.venv /app/.venv
+COPY --from=build-discharge-model /app/.venv /app/.venv
 USER 10001:10001
 CMD ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "3030", "-m", "discharge_model.definitions"]

@@ -28,10 +28,12 @@ def test_a_valid_network_keeps_ids_links_lengths_and_crs():
     ]
 
 
-def test_geojson_without_crs_is_wgs84():
-    document = collection(feature("main"))
+def test_geojson_without_crs_is_wgs84_with_lengths_in_metres():
+    document = collection(feature("main", coordinates=((19.0, 51.0), (19.0, 51.01))))
     del document["crs"]
-    assert parse_rivers(document, "rivers.json").crs == "EPSG:4326"
+    layer = parse_rivers(document, "rivers.json")
+    assert layer.crs == "EPSG:4326"
+    assert layer.frame["length_m"][0] == pytest.approx(1112.6, abs=1.0)  # 0.01° of latitude at 51° N
 
 
 @pytest.mark.parametrize(

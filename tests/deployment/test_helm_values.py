@@ -51,4 +51,10 @@ def test_runs_go_to_kubernetes_with_an_external_database_and_no_static_keys(envi
     for secret_like in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "postgresqlPassword"):
         assert secret_like not in text, f"{secret_like} must not be set in values"
     assert values["concurrency"]["enabled"] and values["concurrency"]["runs"]["maxConcurrentRuns"] > 0
+    (backfills,) = [
+        limit
+        for limit in values["concurrency"]["runs"]["tagConcurrencyLimits"]
+        if limit["key"] == "dagster/backfill"
+    ]
+    assert backfills["value"] == {"applyLimitPerUniqueValue": True}, "the limit applies to each backfill"
     assert values["retention"]["enabled"]

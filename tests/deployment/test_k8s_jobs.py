@@ -12,7 +12,14 @@ import kubernetes_validate
 import pytest
 
 from shared.k8s import GPU_RESOURCE, SIZE_TAG, K8sOpTags, UnknownNodePoolError
-from tests.support.k8s_jobs import PodSizingError, check_pod_fits, run_launcher, step_job
+from tests.support.k8s_jobs import (
+    PodSizingError,
+    check_pod_fits,
+    location_run,
+    run_job,
+    run_launcher,
+    step_job,
+)
 
 KUBERNETES_VERSION = "1.31.0"
 
@@ -37,8 +44,13 @@ def launcher(values, tmp_path_factory):
     return run_launcher(values, tmp_path_factory.mktemp("kube"))
 
 
-def image_of(values: dict[str, Any], location: str) -> str:
+def deployment_of(values: dict[str, Any], location: str) -> dict[str, Any]:
     (deployment,) = [d for d in values["dagster-user-deployments"]["deployments"] if d["name"] == location]
+    return deployment
+
+
+def image_of(values: dict[str, Any], location: str) -> str:
+    deployment = deployment_of(values, location)
     return f"{deployment['image']['repository']}:{deployment['image']['tag']}"
 
 
@@ -50,7 +62,7 @@ def test_both_locations_have_steps():
 @pytest.mark.parametrize(("location", "step", "tags"), STEPS, ids=[f"{loc}:{step}" for loc, step, _ in STEPS])
 def test_every_step_job_is_valid_kubernetes_and_fits_its_pool(launcher, values, location, step, tags):
     assert SIZE_TAG in tags, f"{location}:{step} has no explicit size tag"
-    job = step_job(launcher, tags, image_of(values, location), step)
+    job = step_job(launcher, location_run(values, location), tags, step)
     kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
     pool = check_pod_fits(job, tags, step)
     pod = job["spec"]["template"]["spec"]
@@ -65,9 +77,26 @@ def test_every_step_job_is_valid_kubernetes_and_fits_its_pool(launcher, values, 
     assert not any("SECRET" in name or "PASSWORD" in name for name, value in env.items() if value)
 
 
+@pytest.mark.parametrize("location", ["landing-zone", "discharge-model"])
+def test_the_run_pod_orchestrates_on_the_small_pool_with_the_location_image_and_resources(
+    launcher, values, location
+):
+    job = run_job(launcher, location_run(values, location))
+    kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
+    pod = job["spec"]["template"]["spec"]
+    (container,) = pod["containers"]
+    assert container["image"] == image_of(values, location)
+    assert pod["nodeSelector"] == {"platform.water/pool": "small"} and not pod.get("tolerations")
+    assert container["resources"] == deployment_of(values, location)["resources"]
+    assert pod["securityContext"]["runAsNonRoot"] and container["securityContext"]["runAsNonRoot"]
+    env_from = {source["configMapRef"]["name"] for source in container["envFrom"] if "configMapRef" in source}
+    assert {"water-platform-env", f"dagster-{location}-user-env"} <= env_from
+    assert {"name": "PLATFORM_ENV", "value": "production"} in container["env"]
+
+
 def test_a_gpu_step_gets_the_gpu_pool_and_one_gpu(launcher, values):
     tags = K8sOpTags.gpu()
-    job = step_job(launcher, tags, image_of(values, "discharge-model"), "train_lstm")
+    job = step_job(launcher, location_run(values, "discharge-model"), tags, "train_lstm")
     kubernetes_validate.validate(job, KUBERNETES_VERSION, strict=True)
     pool = check_pod_fits(job, tags, "train_lstm")
     (container,) = job["spec"]["template"]["spec"]["containers"]
@@ -83,7 +112,7 @@ def test_a_gpu_step_gets_the_gpu_pool_and_one_gpu(launcher, values):
 
 def test_an_unknown_pool_fails_naming_the_known_ones(launcher, values):
     tags = {**K8sOpTags.small(), SIZE_TAG: "huge"}
-    job = step_job(launcher, tags, image_of(values, "landing-zone"), "some_asset")
+    job = step_job(launcher, location_run(values, "landing-zone"), tags, "some_asset")
     with pytest.raises(UnknownNodePoolError, match=r"huge.*small"):
         check_pod_fits(job, tags, "some_asset")
 
@@ -92,7 +121,7 @@ def test_a_request_above_the_node_capacity_fails_with_the_numbers(launcher, valu
     tags = K8sOpTags.medium()
     config = tags["dagster-k8s/config"]["container_config"]
     config["resources"]["requests"]["memory"] = "64Gi"
-    job = step_job(launcher, tags, image_of(values, "landing-zone"), "too_big")
+    job = step_job(launcher, location_run(values, "landing-zone"), tags, "too_big")
     with pytest.raises(PodSizingError, match=r"'too_big' \(pool 'medium'.*requests memory 64Gi, more than"):
         check_pod_fits(job, tags, "too_big")
 
@@ -100,7 +129,7 @@ def test_a_request_above_the_node_capacity_fails_with_the_numbers(launcher, valu
 def test_a_pod_outside_its_pool_fails(launcher, values):
     tags = K8sOpTags.large()
     tags["dagster-k8s/config"]["pod_spec_config"]["node_selector"] = {"platform.water/pool": "small"}
-    job = step_job(launcher, tags, image_of(values, "landing-zone"), "misplaced")
+    job = step_job(launcher, location_run(values, "landing-zone"), tags, "misplaced")
     with pytest.raises(PodSizingError, match="does not select the pool"):
         check_pod_fits(job, tags, "misplaced")
 

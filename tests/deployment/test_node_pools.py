@@ -23,3 +23,9 @@ def test_every_pool_has_its_node_group_with_labels_taints_and_instance_type():
         assert group["labels"] == pool.labels
         assert group.get("taints", []) == [t.model_dump() for t in pool.taints]
         assert group["maxPodsPerNode"] == pool.max_pods
+
+
+def test_a_cluster_of_your_own_gets_its_name_and_region_not_other_pools():
+    rendered = yaml.safe_load(render("flood-prod", "eu-west-1"))
+    assert rendered["metadata"] == {"name": "flood-prod", "region": "eu-west-1"}
+    assert [group["name"] for group in rendered["managedNodeGroups"]] == list(NODE_POOLS)

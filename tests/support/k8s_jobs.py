@@ -49,27 +49,81 @@ def run_launcher(values: Mapping[str, Any], workdir: Path) -> Any:
         env_secrets=[entry["name"] for entry in config.get("envSecrets", [])],
         env_vars=config.get("envVars", []),
         labels=config.get("labels", {}),
-        resources=config.get("resources"),
         security_context=config.get("securityContext"),
         run_k8s_config=_snake_case_keys(config.get("runK8sConfig", {})),
     )
 
 
-def step_job(launcher: Any, tags: Mapping[str, Any], image: str, step_key: str) -> dict[str, Any]:
-    """The serialised Job of one step, built like ``k8s_job_executor.launch_step`` builds it."""
+RELEASE, NAMESPACE = "dagster", "water-platform"
+
+
+def location_run(values: Mapping[str, Any], location: str) -> Any:
+    """A run of ``location``'s asset job carrying the container context the chart gives the location
+    (``includeConfigInLaunchedRuns``: its image, env, config maps and resources reach run and step pods),
+    written as the chart's ``dagsterUserDeployments.k8sContainerContext`` template writes it."""
+    from dagster._core.code_pointer import ModuleCodePointer
+    from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
     from dagster._core.storage.dagster_run import DagsterRun
+
+    (deployment,) = [d for d in values["dagster-user-deployments"]["deployments"] if d["name"] == location]
+    context = {
+        "image_pull_policy": deployment["image"]["pullPolicy"],
+        "env_config_maps": [f"{RELEASE}-{location}-user-env"]
+        + [entry["name"] for entry in deployment.get("envConfigMaps", [])],
+        "env_secrets": [entry["name"] for entry in deployment.get("envSecrets", [])],
+        "resources": deployment.get("resources", {}),
+        "namespace": NAMESPACE,
+        "service_account_name": values["global"]["serviceAccountName"],
+        "env": deployment.get("env", []),
+    }
+    module = deployment["dagsterApiGrpcArgs"][-1]
+    repository = RepositoryPythonOrigin(
+        executable_path="/app/.venv/bin/python",
+        code_pointer=ModuleCodePointer(module, "defs", working_directory=None),
+        container_image=f"{deployment['image']['repository']}:{deployment['image']['tag']}",
+        container_context={"k8s": context},
+    )
+    return DagsterRun(
+        job_name="__ASSET_JOB",
+        run_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+        job_code_origin=JobPythonOrigin("__ASSET_JOB", repository),
+    )
+
+
+def run_job(launcher: Any, run: Any) -> dict[str, Any]:
+    """The serialised Job of the run pod, built like ``K8sRunLauncher.launch_run`` builds it."""
+    from dagster_k8s.container_context import K8sContainerContext
+    from dagster_k8s.job import construct_dagster_k8s_job, get_job_name_from_run_id
+
+    context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=True)
+    image = run.job_code_origin.repository_origin.container_image
+    job_name = get_job_name_from_run_id(run.run_id)
+    job = construct_dagster_k8s_job(
+        job_config=context.get_k8s_job_config(image, launcher),
+        args=["dagster", "api", "execute_run"],
+        job_name=job_name,
+        pod_name=job_name,
+        component="run_worker",
+        user_defined_k8s_config=context.run_k8s_config,
+        labels={"dagster/job": run.job_name, "dagster/run-id": run.run_id},
+    )
+    return _serialised(job)
+
+
+def step_job(launcher: Any, run: Any, tags: Mapping[str, Any], step_key: str) -> dict[str, Any]:
+    """The serialised Job of one step, built like ``k8s_job_executor.launch_step`` builds it."""
     from dagster_k8s.container_context import K8sContainerContext
     from dagster_k8s.job import construct_dagster_k8s_job, get_k8s_job_name, get_user_defined_k8s_config
-    from kubernetes.client import ApiClient
 
-    run = DagsterRun(job_name="__ASSET_JOB", run_id="0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0")
     context = K8sContainerContext.create_for_run(run, launcher, include_run_tags=False)
     # Dagster stores op tags as strings (JSON for dicts); raw K8sOpTags are stored the same way here
     stored = {name: value if isinstance(value, str) else json.dumps(value) for name, value in tags.items()}
     context = context.merge(K8sContainerContext(run_k8s_config=get_user_defined_k8s_config(stored)))
     job_name = f"dagster-step-{get_k8s_job_name(run.run_id, step_key)}"
     job = construct_dagster_k8s_job(
-        job_config=context.get_k8s_job_config(image, launcher),
+        job_config=context.get_k8s_job_config(
+            run.job_code_origin.repository_origin.container_image, launcher
+        ),
         args=["dagster", "api", "execute_step"],
         job_name=job_name,
         pod_name=job_name,
@@ -78,6 +132,12 @@ def step_job(launcher: Any, tags: Mapping[str, Any], image: str, step_key: str) 
         labels={"dagster/job": run.job_name, "dagster/op": step_key, "dagster/run-id": run.run_id},
         env_vars=[{"name": "DAGSTER_RUN_STEP_KEY", "value": step_key}],
     )
+    return _serialised(job)
+
+
+def _serialised(job: Any) -> dict[str, Any]:
+    from kubernetes.client import ApiClient
+
     return ApiClient().sanitize_for_serialization(job)  # type: ignore[no-any-return]
 
 

@@ -3,9 +3,11 @@
 The catalogue in :mod:`shared.k8s.node_pools` is the one source of truth: op tags size pods from it and
 this module writes the node groups those pods land on (instance type, pool label, taints, max pods), so
 the two cannot drift. ``python -m shared.k8s.node_pool_manifest > helm/node-pools.yaml`` regenerates
-it; a test fails when the committed file differs.
+it (a test fails when the committed file differs); ``--cluster`` and ``--region`` render it for a real
+cluster instead of editing the generated file.
 """
 
+import argparse
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,8 +17,10 @@ from shared.k8s.node_pools import NODE_POOLS, NodePool
 
 HEADER = (
     "# Generated from shared/k8s/node_pools.py by `python -m shared.k8s.node_pool_manifest`; do not edit.\n"
-    "# Create with: eksctl create nodegroup -f helm/node-pools.yaml (cluster name/region: set yours).\n"
+    "# Your cluster: python -m shared.k8s.node_pool_manifest --cluster NAME --region REGION > pools.yaml\n"
+    "# then: eksctl create nodegroup -f pools.yaml\n"
 )
+DEFAULT_CLUSTER, DEFAULT_REGION = "water-platform", "eu-central-1"
 
 ALWAYS_ON = {"small": 1}
 """Pools that keep nodes when idle: the webserver, daemon and code servers live on ``small``."""
@@ -42,19 +46,30 @@ def node_group(pool: NodePool) -> dict[str, Any]:
     return group
 
 
-def cluster_config(pools: Mapping[str, NodePool] = NODE_POOLS) -> dict[str, Any]:
+def cluster_config(
+    pools: Mapping[str, NodePool] = NODE_POOLS, cluster: str = DEFAULT_CLUSTER, region: str = DEFAULT_REGION
+) -> dict[str, Any]:
+    """An eksctl ``ClusterConfig`` holding one managed node group per pool."""
     return {
         "apiVersion": "eksctl.io/v1alpha5",
         "kind": "ClusterConfig",
-        "metadata": {"name": "water-platform", "region": "eu-central-1"},
+        "metadata": {"name": cluster, "region": region},
         "managedNodeGroups": [node_group(pool) for pool in pools.values()],
     }
 
 
-def render(pools: Mapping[str, NodePool] = NODE_POOLS) -> str:
-    """The manifest text, exactly as committed."""
-    return HEADER + yaml.safe_dump(cluster_config(pools), sort_keys=False)
+def render(cluster: str = DEFAULT_CLUSTER, region: str = DEFAULT_REGION) -> str:
+    """The manifest text; with the defaults, exactly as committed in ``helm/node-pools.yaml``."""
+    return HEADER + yaml.safe_dump(cluster_config(NODE_POOLS, cluster, region), sort_keys=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--cluster", default=DEFAULT_CLUSTER, help="the EKS cluster's name")
+    parser.add_argument("--region", default=DEFAULT_REGION, help="the cluster's AWS region")
+    args = parser.parse_args()
+    print(render(args.cluster, args.region), end="")
 
 
 if __name__ == "__main__":
-    print(render(), end="")
+    main()

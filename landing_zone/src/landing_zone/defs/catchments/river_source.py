@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,16 +44,28 @@ def parse_rivers(document: dict[str, Any], source: str) -> GeoFrame:
     features = document.get("features") if isinstance(document, dict) else None
     if not isinstance(features, list) or not features:
         raise RiverSourceError(f"{source}: expected a FeatureCollection with at least one river")
+    crs = ((document.get("crs") or {}).get("properties") or {}).get("name") or GEOJSON_DEFAULT_CRS
+    length_m = _length_in_metres(crs)
     rows, lines = [], []
     for number, feature in enumerate(features):
         row, line = _river(feature, f"{source}: feature {number}")
-        rows.append(row | {"length_m": float(line.length)})
+        rows.append(row | {"length_m": length_m(line)})
         lines.append(line)
     schema = {"river_id": pl.String, "name": pl.String, "receiving": pl.String, "length_m": pl.Float64}
     frame = pl.DataFrame(rows, schema=schema)
     _check_links(frame, source)
-    crs = ((document.get("crs") or {}).get("properties") or {}).get("name") or GEOJSON_DEFAULT_CRS
     return GeoFrame.from_geometries(frame, lines, crs)
+
+
+def _length_in_metres(crs: str) -> Callable[[Any], float]:
+    """Line length in metres: planar in a projected CRS, geodesic on the ellipsoid in a geographic one."""
+    import pyproj
+
+    parsed = pyproj.CRS.from_user_input(crs)
+    if not parsed.is_geographic:
+        return lambda line: float(line.length)
+    geod = parsed.get_geod() or pyproj.Geod(ellps="WGS84")
+    return lambda line: float(geod.geometry_length(line))
 
 
 def _river(feature: Any, where: str) -> tuple[dict[str, Any], Any]:
