@@ -43,10 +43,3 @@ def union(geometries: list[Any]) -> Any:
     present = [geometry for geometry in geometries if not geometry.is_empty]
     return as_multipolygon(shapely.coverage_union_all(present)) if present else shapely.MultiPolygon()
 
-
-def outlines(geometries: list[Any]) -> list[Any]:
-    """The polygons without the cell-corner vertices on straight edges (the same shapes, a fraction of
-    the vertices): for layers that are stored and drawn, not united further."""
-    import shapely
-
-    return list(shapely.simplify(np.array(geometries, dtype=object), 0.0, preserve_topology=True))

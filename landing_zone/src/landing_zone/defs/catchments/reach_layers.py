@@ -20,7 +20,7 @@ from landing_zone.defs.catchments.partial_catchments import (
     pour_cell,
     progressive_areas,
 )
-from landing_zone.defs.catchments.polygons import label_polygons, outlines, union
+from landing_zone.defs.catchments.polygons import label_polygons, union
 from landing_zone.defs.catchments.rasters import cell_centres, read_grid
 from landing_zone.defs.catchments.reaches import split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import river_lines
@@ -108,7 +108,7 @@ def progressive_layer(catchments: GeoFrame) -> GeoFrame:
         progressive_area_km2=pl.Series([area[r] for r in ids], dtype=pl.Float64),
         upstream_reaches=pl.Series([count[r] for r in ids], dtype=pl.Int64),
     )
-    return GeoFrame.from_geometries(attributes, outlines([shape[r] for r in ids]), catchments.crs)
+    return GeoFrame.from_geometries(attributes, [shape[r] for r in ids], catchments.crs)
 
 
 def outlet_basin_cells(
