@@ -15,7 +15,7 @@ from landing_zone.defs.catchments.partial_catchments import (
     pour_cell,
     progressive_areas,
 )
-from landing_zone.defs.catchments.rasters import cell_centres
+from landing_zone.defs.catchments.rasters import cell_centres, cell_index
 from landing_zone.defs.catchments.reaches import RiverLine, split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
@@ -73,3 +73,16 @@ def test_progressive_areas_sum_along_a_confluence():
         "m2": 3.75,
         "m3": 3.875,
     }
+
+
+def test_cells_outside_the_grid_are_reported_not_clipped_and_get_no_catchment():
+    grid = Grid(0.0, 100.0, 10.0)
+    points = np.array([[5, 95], [np.nan, np.nan], [-5, 50], [99.9, 0.1], [100, 50]])
+    np.testing.assert_array_equal(cell_index(grid, (10, 10), points), [0, -1, -1, 99, -1])
+    columns = np.tile(np.arange(10, dtype=np.float32), (10, 1))
+    dem = 100.0 - columns  # every row drains east on its own
+    flw = pyflwdir.from_dem(dem, transform=rasterio.Affine(10, 0, 0, 0, -10, 100), latlon=False)
+    labels = delineate(flw, grid, (10, 10), np.array([[95.0, 55.0], [np.nan, np.nan], [-5.0, 50.0]]))
+    upstream = flw.upstream_area(unit="cell").ravel()[cell_index(grid, (10, 10), np.array([[95.0, 55.0]]))]
+    counts = cell_counts(labels, 3).tolist()
+    assert counts[0] == int(upstream[0]) > 1 and counts[1:] == [0, 0], "off-grid pour points get nothing"

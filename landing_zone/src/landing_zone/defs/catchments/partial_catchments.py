@@ -72,7 +72,7 @@ def delineate(flw: Any, grid: Grid, shape: tuple[int, int], pour_points: np.ndar
 
     A pour point outside the grid (NaN) gets no cells.
     """
-    indices = cell_index(grid, shape, np.nan_to_num(pour_points, nan=-1e30))
+    indices = cell_index(grid, shape, pour_points)
     valid = indices >= 0
     ids = np.arange(1, len(pour_points) + 1, dtype=np.int32)[valid]
     labels: np.ndarray = flw.basins(idxs=indices[valid], ids=ids)

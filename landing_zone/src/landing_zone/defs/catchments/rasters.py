@@ -103,10 +103,11 @@ def write_cog(values: np.ndarray, like: GridArray, nodata: float, categorical: b
 
 
 def cell_index(grid: Grid, shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
-    """Flat cell indices of ``points`` (x, y); -1 for a point outside the grid."""
-    cols = np.floor((points[:, 0] - grid.west) / grid.cell).astype(np.int64)
-    rows = np.floor((grid.north - points[:, 1]) / grid.cell).astype(np.int64)
-    inside = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1])
+    """Flat cell indices of ``points`` (x, y); -1 for a point outside the grid or not finite."""
+    cols_f = np.floor((points[:, 0] - grid.west) / grid.cell)
+    rows_f = np.floor((grid.north - points[:, 1]) / grid.cell)
+    inside = (rows_f >= 0) & (rows_f < shape[0]) & (cols_f >= 0) & (cols_f < shape[1])
+    rows, cols = np.where(inside, rows_f, 0).astype(np.int64), np.where(inside, cols_f, 0).astype(np.int64)
     indices = np.full(len(points), -1, dtype=np.int64)
     indices[inside] = np.ravel_multi_index((rows[inside], cols[inside]), shape)
     return indices
