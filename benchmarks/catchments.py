@@ -81,18 +81,18 @@ def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
     import polars as pl
     import shapely
 
-    from landing_zone.defs.catchments.conditioning import condition_dem
+    from landing_zone.defs.catchments.conditioning import condition_dem, network_levels
     from landing_zone.defs.catchments.flow import d8_upstream_area_km2, flow_from_d8
     from landing_zone.defs.catchments.partial_catchments import (
+        RiverShapes,
         cell_counts,
-        confluence_cells,
         delineate,
         pour_cell,
         progressive_areas,
     )
     from landing_zone.defs.catchments.polygons import label_polygons
     from landing_zone.defs.catchments.rasters import GridArray, cell_centres, read_grid
-    from landing_zone.defs.catchments.reach_layers import progressive_layer
+    from landing_zone.defs.catchments.reach_layers import ending, progressive_layer
     from landing_zone.defs.catchments.reaches import split_rivers
     from landing_zone.defs.catchments.river_alignment import align_rivers
     from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
@@ -113,15 +113,22 @@ def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
         aligned, estimate = align_rivers(rivers, stored, 15.0)
         lap("alignment")
         lines = [shapely.get_coordinates(line) for line in aligned.geometries()]
-        conditioned = condition_dem(dem.values, dem.nodata, dem.grid, lines, "burn_fill")
+        hops = network_levels(dict(zip(aligned.frame["river_id"], aligned.frame["receiving"], strict=True)))
+        levels = [hops[river] for river in aligned.frame["river_id"]]
+        conditioned = condition_dem(dem.values, dem.nodata, dem.grid, lines, "burn_fill", levels=levels)
         lap("conditioning_and_d8")
         flw = flow_from_d8(GridArray(conditioned.d8, dem.grid, dem.crs, dem.nodata))
         upstream = d8_upstream_area_km2(flw)
         lap("d8_accumulation")
-        reaches = split_rivers(river_lines(aligned))
-        confluences = confluence_cells(lines, dem.grid, dem.values.shape)
+        river_list = river_lines(aligned)
+        reaches = split_rivers(river_list)
+        shapes = RiverShapes({river.river_id: river.points for river in river_list})
+        river_of = {r.reach_id: r.river_id for r in reaches}
         cells = np.array(
-            [pour_cell(r.points, r.downstream is None, dem.grid, upstream, confluences) for r in reaches]
+            [
+                pour_cell(r.points, r.river_id, ending(r, river_of), dem.grid, upstream, shapes)
+                for r in reaches
+            ]
         )
         lap("reaches")
         labels = delineate(flw, dem.grid, dem.values.shape, cell_centres(dem.grid, dem.values.shape, cells))

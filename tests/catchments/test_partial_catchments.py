@@ -9,13 +9,14 @@ import rasterio
 from landing_zone.defs.catchments.alignment import Grid
 from landing_zone.defs.catchments.conditioning import condition_dem
 from landing_zone.defs.catchments.partial_catchments import (
+    RiverShapes,
     cell_counts,
-    confluence_cells,
     delineate,
     pour_cell,
     progressive_areas,
 )
 from landing_zone.defs.catchments.rasters import cell_centres, cell_index
+from landing_zone.defs.catchments.reach_layers import ending
 from landing_zone.defs.catchments.reaches import RiverLine, split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
@@ -34,9 +35,10 @@ def test_reach_catchments_tile_the_basin_and_progressive_areas_match_the_gauges(
     flw = pyflwdir.from_dem(conditioned, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")
     reaches = split_rivers(rivers)
     upstream_km2 = flw.upstream_area(unit="km2")
-    confluences = confluence_cells([river.points for river in rivers], grid, dem.shape)
+    shapes = RiverShapes({river.river_id: river.points for river in rivers})
+    river_of = {r.reach_id: r.river_id for r in reaches}
     cells = np.array(
-        [pour_cell(r.points, r.downstream is None, grid, upstream_km2, confluences) for r in reaches]
+        [pour_cell(r.points, r.river_id, ending(r, river_of), grid, upstream_km2, shapes) for r in reaches]
     )
     pours = cell_centres(grid, dem.shape, cells)
     counts = cell_counts(delineate(flw, grid, dem.shape, pours), len(reaches))

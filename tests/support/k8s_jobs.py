@@ -77,11 +77,12 @@ def location_run(values: Mapping[str, Any], location: str) -> Any:
         "env": deployment.get("env", []),
     }
     module = deployment["dagsterApiGrpcArgs"][-1]
+    included = deployment.get("includeConfigInLaunchedRuns", {}).get("enabled", True)
     repository = RepositoryPythonOrigin(
         executable_path="/app/.venv/bin/python",
         code_pointer=ModuleCodePointer(module, "defs", working_directory=None),
         container_image=f"{deployment['image']['repository']}:{deployment['image']['tag']}",
-        container_context={"k8s": context},
+        container_context={"k8s": context} if included else None,
     )
     return DagsterRun(
         job_name="__ASSET_JOB",

@@ -8,6 +8,7 @@ are named so that several can be materialised and compared side by side.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,6 +38,17 @@ def river_cells(lines: list[np.ndarray], grid: Grid, shape: tuple[int, int]) -> 
     return mask
 
 
+def network_levels(receiving: Mapping[str, str | None]) -> dict[str, int]:
+    """Hops from each river to its basin's main river (0 for the main river; a cycle stops counting)."""
+    levels = {}
+    for river in receiving:
+        level, current = 0, receiving[river]
+        while current is not None and current in receiving and level < len(receiving):
+            level, current = level + 1, receiving[current]
+        levels[river] = level
+    return levels
+
+
 def condition_dem(
     dem: np.ndarray,
     nodata: float,
@@ -44,8 +56,15 @@ def condition_dem(
     rivers: list[np.ndarray],
     strategy: str,
     burn_depth_m: float = 5.0,
+    levels: list[int] | None = None,
 ) -> ConditioningResult:
-    """``fill``: priority-flood only. ``burn_fill``: lower river cells by ``burn_depth_m``, then fill."""
+    """``fill``: priority-flood only. ``burn_fill``: lower river cells, then fill.
+
+    A river ``levels`` hops from the main river is burned ``burn_depth_m / 2**level`` deep (the main
+    river the full depth; a cell on two rivers takes the deeper): where a tributary's line runs a cell or
+    two beside the receiving river before their confluence, a trench as deep as the main one would
+    capture the main river's flow.
+    """
     import pyflwdir
 
     if strategy not in STRATEGIES:
@@ -54,8 +73,12 @@ def condition_dem(
     working = dem.astype(np.float64, copy=True)
     burned = np.zeros(dem.shape, dtype=bool)
     if strategy == "burn_fill":
-        burned = river_cells(rivers, grid, dem.shape) & valid
-        working[burned] -= burn_depth_m
+        depth = np.zeros(dem.shape, dtype=np.float64)
+        for line, level in zip(rivers, levels or [0] * len(rivers), strict=True):
+            cells = river_cells([line], grid, dem.shape) & valid
+            depth[cells] = np.maximum(depth[cells], burn_depth_m / 2**level)
+        burned = depth > 0
+        working -= depth
     filled, d8 = pyflwdir.dem.fill_depressions(working, outlets="edge", nodata=nodata)
     raised = (filled - working)[valid]
     return ConditioningResult(

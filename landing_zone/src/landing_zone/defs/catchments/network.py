@@ -29,21 +29,26 @@ class ReachConfig(dg.Config):
     ins={
         "rivers": dg.AssetIn(key=RIVERS_ALIGNED, partition_mapping=BY_REGION),
         "accumulation": dg.AssetIn(key=catchment_key("flow_accumulation/d8")),
+        "directions": dg.AssetIn(key=catchment_key("flow_direction")),
     },
     partitions_def=CATCHMENT_PARTITIONS,
     io_manager_key=VECTOR_IO_MANAGER,
     metadata={FLATGEOBUF: True},
     op_tags=K8sOpTags.small(),
     kinds={"geoparquet", "flatgeobuf"},
-    description="The aligned rivers cut into ~100 m reaches: reach id, downstream reach, Strahler order, "
-    "length, pour point and D8 upstream area there.",
+    description="The aligned rivers cut into ~100 m reaches: reach id, downstream reach (the reach of the "
+    "receiving river that the D8 flow reaches), Strahler order, length, pour point and D8 upstream area.",
 )
 def reaches(
-    context: dg.AssetExecutionContext, config: ReachConfig, rivers: GeoFrame, accumulation: StoredRaster
+    context: dg.AssetExecutionContext,
+    config: ReachConfig,
+    rivers: GeoFrame,
+    accumulation: StoredRaster,
+    directions: StoredRaster,
 ) -> GeoFrame:
     from landing_zone.defs.catchments.reach_layers import reach_layer
 
-    layer = reach_layer(rivers, accumulation, config.target_length_m)
+    layer, moved = reach_layer(rivers, accumulation, directions, config.target_length_m)
     frame = layer.frame
     context.add_output_metadata(
         {
@@ -51,6 +56,7 @@ def reaches(
             "outlets": frame.filter(frame["downstream_id"].is_null()).height,
             "max_strahler_order": frame["strahler_order"].max(),
             "unordered_reaches": frame["strahler_order"].null_count(),
+            "links_moved_by_terrain": moved,
         }
     )
     return layer

@@ -11,9 +11,8 @@ area plus the progressive areas of the reaches draining into it: delineate once,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -26,45 +25,76 @@ SNAP_DISTANCE_M = 12.0
 """How far from the mapped line a pour cell may be: a filled DEM's channel can run metres beside it."""
 
 
-def line_cells(points: np.ndarray, end_m: float, grid: Grid, shape: tuple[int, int]) -> np.ndarray:
-    """Flat indices of the cells within :data:`SNAP_DISTANCE_M` (at least one cell) of the line's first
-    ``end_m`` metres."""
-    radius = max(1, math.ceil(SNAP_DISTANCE_M / grid.cell - 1e-9))
-    steps = np.hypot(*np.diff(points, axis=0).T)
-    arc = np.concatenate([[0.0], np.cumsum(steps)])
-    along = np.append(np.arange(0.0, end_m, grid.cell / 4), end_m)
-    samples = np.column_stack([np.interp(along, arc, points[:, 0]), np.interp(along, arc, points[:, 1])])
-    offsets = np.arange(-radius, radius + 1) * grid.cell
-    shifted = [samples + np.array([dx, dy]) for dx in offsets for dy in offsets]
-    indices = cell_index(grid, shape, np.concatenate(shifted))
-    return np.unique(indices[indices >= 0])
-
-
-def confluence_cells(lines: list[np.ndarray], grid: Grid, shape: tuple[int, int]) -> np.ndarray:
-    """Cells near more than one river: where a tributary's pour cell could land on the receiving channel."""
-    per_river = [line_cells(line, _length(line), grid, shape) for line in lines]
-    counts = np.bincount(np.concatenate(per_river), minlength=shape[0] * shape[1]) if per_river else None
-    return np.flatnonzero(counts >= 2) if counts is not None else np.empty(0, dtype=np.int64)
-
-
 def pour_cell(
-    points: np.ndarray, is_outlet: bool, grid: Grid, upstream_area: np.ndarray, excluded: np.ndarray
+    points: np.ndarray,
+    river_id: str,
+    ends: Literal["outlet", "reach", "mouth"],
+    grid: Grid,
+    upstream_area: np.ndarray,
+    rivers: RiverShapes,
 ) -> int:
-    """Flat index of the reach's pour cell, -1 if the reach lies outside the grid; the basin outlet
-    reach keeps its very end, so the whole basin is covered. ``excluded``: confluence cells."""
-    length = _length(points)
-    end = length if is_outlet else max(length - POUR_MARGIN_CELLS * grid.cell, 0.0)
-    candidates = line_cells(points, end, grid, upstream_area.shape)
-    if not is_outlet:
-        away = candidates[~np.isin(candidates, excluded)]
-        candidates = away if away.size else candidates
-    if not candidates.size:
+    """Flat index of the reach's pour cell, -1 if none of its candidates lies on the grid.
+
+    Candidates: cell centres within :data:`SNAP_DISTANCE_M` (at least one cell) of the reach that
+    project onto it before its last :data:`POUR_MARGIN_CELLS` and lie no nearer to another river than
+    to the reach's own. ``ends``: how the reach ends: ``outlet`` (the basin's: it keeps its very end,
+    so the whole basin is covered), ``reach`` (the next reach of its river) or ``mouth`` (a confluence:
+    the margin grows by the snapping distance and candidates keep that distance from the receiving
+    river, whose channel may run beside the tributary's last metres).
+    """
+    import shapely
+
+    line = shapely.LineString(points)
+    distance = max(SNAP_DISTANCE_M, grid.cell)
+    margin = {
+        "outlet": 0.0,
+        "reach": POUR_MARGIN_CELLS * grid.cell,
+        "mouth": POUR_MARGIN_CELLS * grid.cell + distance,
+    }
+    end = max(line.length - margin[ends], 0.0)
+    indices, centres = _cells_around(line, distance, grid, upstream_area.shape)
+    keep = shapely.dwithin(centres, line, distance) & (shapely.line_locate_point(line, centres) <= end)
+    indices, centres = indices[keep], centres[keep]
+    own_river = shapely.distance(centres, rivers.lines[river_id])
+    for other in rivers.others_near(river_id, line.buffer(distance).envelope):
+        to_other = shapely.distance(centres, other)
+        closer = (to_other >= own_river) & ((to_other > distance) if ends == "mouth" else True)
+        indices, centres, own_river = indices[closer], centres[closer], own_river[closer]
+    if not indices.size:
         return -1
-    return int(candidates[np.argmax(upstream_area.ravel()[candidates])])
+    return int(indices[np.argmax(upstream_area.ravel()[indices])])
 
 
-def _length(points: np.ndarray) -> float:
-    return float(np.hypot(*np.diff(points, axis=0).T).sum())
+def _cells_around(line: Any, distance: float, grid: Grid, shape: tuple[int, int]) -> tuple[np.ndarray, Any]:
+    """Flat indices and centre points of the grid cells in the line's bounding box grown by ``distance``."""
+    import shapely
+
+    west, south, east, north = line.bounds
+    col0, col1 = (_clipped((v - grid.west) / grid.cell, shape[1]) for v in (west - distance, east + distance))
+    row0, row1 = (
+        _clipped((grid.north - v) / grid.cell, shape[0]) for v in (north + distance, south - distance)
+    )
+    rows, cols = np.mgrid[row0 : row1 + 1, col0 : col1 + 1]
+    rows, cols = rows.ravel(), cols.ravel()
+    centres = shapely.points(grid.west + (cols + 0.5) * grid.cell, grid.north - (rows + 0.5) * grid.cell)
+    return np.ravel_multi_index((rows, cols), shape), centres
+
+
+def _clipped(position: float, size: int) -> int:
+    return int(np.clip(np.floor(position), 0, size - 1))
+
+
+class RiverShapes:
+    """Each river's whole line, to tell a reach's own channel from a neighbouring river's."""
+
+    def __init__(self, lines: Mapping[str, np.ndarray]) -> None:
+        import shapely
+
+        self.lines = {river: shapely.LineString(points) for river, points in lines.items()}
+
+    def others_near(self, river_id: str, area: Any) -> list[Any]:
+        """The other rivers' lines that reach into ``area``."""
+        return [line for river, line in self.lines.items() if river != river_id and line.intersects(area)]
 
 
 def delineate(flw: Any, grid: Grid, shape: tuple[int, int], pour_points: np.ndarray) -> np.ndarray:
@@ -77,6 +107,16 @@ def delineate(flw: Any, grid: Grid, shape: tuple[int, int], pour_points: np.ndar
     ids = np.arange(1, len(pour_points) + 1, dtype=np.int32)[valid]
     labels: np.ndarray = flw.basins(idxs=indices[valid], ids=ids)
     return labels
+
+
+def drained_into(flw: Any, labels: np.ndarray, cells: np.ndarray) -> np.ndarray:
+    """For each pour cell, the label (1-based) of the next pour cell downstream of it along D8; 0 where
+    the flow leaves the grid first (or the pour cell is missing)."""
+    valid = cells >= 0
+    start = np.where(valid, cells, 0)
+    following = flw.idxs_ds[start]
+    into = labels.ravel()[following]
+    return np.where(valid & (following != start), into, 0)
 
 
 def cell_counts(labels: np.ndarray, count: int) -> np.ndarray:

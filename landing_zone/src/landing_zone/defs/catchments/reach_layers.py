@@ -7,22 +7,23 @@ assets store; the assets stay thin and the steps stay testable without Dagster.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import polars as pl
 
 from landing_zone.defs.catchments.flow import flow_from_d8
 from landing_zone.defs.catchments.partial_catchments import (
+    RiverShapes,
     cell_counts,
-    confluence_cells,
     delineate,
+    drained_into,
     pour_cell,
     progressive_areas,
 )
 from landing_zone.defs.catchments.polygons import label_polygons, union
 from landing_zone.defs.catchments.rasters import cell_centres, read_grid
-from landing_zone.defs.catchments.reaches import split_rivers, topological_order
+from landing_zone.defs.catchments.reaches import Reach, split_rivers, strahler_orders, topological_order
 from landing_zone.defs.catchments.river_source import river_lines
 from shared.rasters.handles import StoredRaster
 from shared.vectors.geoframe import GeoFrame
@@ -39,26 +40,42 @@ REACH_SCHEMA = {
 }
 
 
-def reach_layer(rivers: GeoFrame, accumulation: StoredRaster, target_m: float) -> GeoFrame:
-    """Reaches of the rivers with their pour cells (centres) and the D8 upstream area there."""
+def reach_layer(
+    rivers: GeoFrame, accumulation: StoredRaster, directions: StoredRaster, target_m: float
+) -> tuple[GeoFrame, int]:
+    """Reaches with their pour cells (centres), the D8 upstream area there, and links checked against
+    the terrain; returns the layer and how many links the terrain moved.
+
+    The rivers' ``receiving`` says which river a tributary joins; which *reach* of it is read from the
+    D8 directions (the reach whose pour cell the tributary's water reaches first), because the mapped
+    mouth can sit a cell or two from where the DEM's channels meet.
+    """
     import shapely
 
     lines = river_lines(rivers)
     reaches = split_rivers(lines, target_m)
-    area = read_grid(accumulation)
-    confluences = confluence_cells([line.points for line in lines], area.grid, area.values.shape)
+    area, flow = read_grid(accumulation), read_grid(directions)
+    shapes = RiverShapes({line.river_id: line.points for line in lines})
+    river_of = {reach.reach_id: reach.river_id for reach in reaches}
     cells = np.array(
-        [pour_cell(r.points, r.downstream is None, area.grid, area.values, confluences) for r in reaches]
+        [
+            pour_cell(r.points, r.river_id, ending(r, river_of), area.grid, area.values, shapes)
+            for r in reaches
+        ]
     )
     pours = cell_centres(area.grid, area.values.shape, cells)
+    flw = flow_from_d8(flow)
+    into = drained_into(flw, delineate(flw, flow.grid, flow.values.shape, pours), cells)
+    downstream, moved = _links_on_terrain(reaches, into)
+    orders = strahler_orders(downstream)
     upstream = np.where(cells >= 0, area.values.ravel()[np.maximum(cells, 0)], np.nan)
     upstream = np.where(upstream == area.nodata, np.nan, upstream)
     rows = [
         {
             "reach_id": reach.reach_id,
             "river_id": reach.river_id,
-            "downstream_id": reach.downstream,
-            "strahler_order": reach.order,
+            "downstream_id": downstream[reach.reach_id],
+            "strahler_order": orders.get(reach.reach_id),
             "length_m": reach.length_m,
             "pour_x": float(pour[0]),
             "pour_y": float(pour[1]),
@@ -67,7 +84,31 @@ def reach_layer(rivers: GeoFrame, accumulation: StoredRaster, target_m: float) -
         for reach, pour, up in zip(reaches, pours, upstream, strict=True)
     ]
     geometries = [shapely.LineString(reach.points) for reach in reaches]
-    return GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), geometries, rivers.crs)
+    return GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), geometries, rivers.crs), moved
+
+
+def ending(reach: Reach, river_of: dict[str, str]) -> Literal["outlet", "reach", "mouth"]:
+    """How a reach ends: the basin outlet, the next reach of its river, or a confluence."""
+    if reach.downstream is None:
+        return "outlet"
+    return "reach" if river_of.get(reach.downstream) == reach.river_id else "mouth"
+
+
+def _links_on_terrain(reaches: list[Reach], into: np.ndarray) -> tuple[dict[str, str | None], int]:
+    """Downstream links, each moved to the reach the D8 flow reaches first when that is another reach of
+    the same receiving river (never to another river: the network's shape stays the provider's)."""
+    by_id = {reach.reach_id: reach for reach in reaches}
+    downstream = {reach.reach_id: reach.downstream for reach in reaches}
+    moved = 0
+    for reach, target_label in zip(reaches, into, strict=True):
+        linked = reach.downstream
+        if linked is None or not target_label:
+            continue
+        target = reaches[int(target_label) - 1]
+        if target.reach_id != linked and target.river_id == by_id[linked].river_id:
+            downstream[reach.reach_id] = target.reach_id
+            moved += 1
+    return downstream, moved
 
 
 def reach_catchment_layer(reaches: GeoFrame, directions: StoredRaster) -> GeoFrame:

@@ -90,18 +90,21 @@ def condition_dem_and_route_flow(
     """One priority flood gives both the conditioned DEM and its D8 directions."""
     import shapely
 
-    from landing_zone.defs.catchments.conditioning import condition_dem
+    from landing_zone.defs.catchments.conditioning import condition_dem, network_levels
     from landing_zone.defs.catchments.flow import D8_NODATA
     from landing_zone.defs.catchments.rasters import read_grid, write_cog
 
     dem = read_grid(analysis_dem)
     strategy = strategy_of(context)
     lines = [shapely.get_coordinates(line) for line in rivers.geometries()]
-    result = condition_dem(dem.values, dem.nodata, dem.grid, lines, strategy, config.burn_depth_m)
+    hops = network_levels(dict(zip(rivers.frame["river_id"], rivers.frame["receiving"], strict=True)))
+    levels = [hops[river] for river in rivers.frame["river_id"]]
+    result = condition_dem(dem.values, dem.nodata, dem.grid, lines, strategy, config.burn_depth_m, levels)
     context.add_output_metadata(
         {
             "strategy": strategy,
             "burn_depth_m": config.burn_depth_m if strategy == "burn_fill" else 0.0,
+            "burn_depth_rule": "halved per level below the main river",
             "burned_cells": result.burned_cells,
             "filled_cells": result.filled_cells,
             "max_fill_m": round(result.max_fill_m, 3),
