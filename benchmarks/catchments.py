@@ -87,6 +87,7 @@ def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
         RiverShapes,
         cell_counts,
         delineate,
+        drained_into,
         pour_cell,
         progressive_areas,
     )
@@ -130,8 +131,10 @@ def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
                 for r in reaches
             ]
         )
+        pours = cell_centres(dem.grid, dem.values.shape, cells)
+        drained_into(flw, delineate(flw, dem.grid, dem.values.shape, pours), cells)  # links on the terrain
         lap("reaches")
-        labels = delineate(flw, dem.grid, dem.values.shape, cell_centres(dem.grid, dem.values.shape, cells))
+        labels = delineate(flw, dem.grid, dem.values.shape, pours)
         own = cell_counts(labels, len(reaches)) * dem.grid.cell**2 / 1e6
         downstream = {r.reach_id: r.downstream for r in reaches}
         progressive_areas(downstream, dict(zip(downstream, own, strict=True)))
