@@ -78,27 +78,18 @@ def reference_pour_points(rivers: Path, info: dict[str, Any], cell: float) -> np
 def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
     """The chain the catchments assets run, stage by stage, timed as a whole (storage left out);
     ``with_layers`` adds the reach-catchment polygons and the progressive catchments' unions."""
-    import polars as pl
-    import shapely
-
-    from landing_zone.defs.catchments.conditioning import condition_dem, network_levels
-    from landing_zone.defs.catchments.flow import d8_upstream_area_km2, flow_from_d8
-    from landing_zone.defs.catchments.partial_catchments import (
-        RiverShapes,
-        cell_counts,
-        delineate,
-        drained_into,
-        pour_cell,
-        progressive_areas,
+    from landing_zone.defs.catchments.conditioning import condition_with_rivers
+    from landing_zone.defs.catchments.flow import AREA_NODATA, d8_upstream_area_km2, flow_from_d8
+    from landing_zone.defs.catchments.partial_catchments import cell_counts, delineate, progressive_areas
+    from landing_zone.defs.catchments.rasters import GridArray, read_grid
+    from landing_zone.defs.catchments.reach_layers import (
+        progressive_layer,
+        reach_catchments_on_grid,
+        reaches_on_grid,
     )
-    from landing_zone.defs.catchments.polygons import label_polygons
-    from landing_zone.defs.catchments.rasters import GridArray, cell_centres, read_grid
-    from landing_zone.defs.catchments.reach_layers import ending, progressive_layer
-    from landing_zone.defs.catchments.reaches import split_rivers
     from landing_zone.defs.catchments.river_alignment import align_rivers
-    from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
+    from landing_zone.defs.catchments.river_source import parse_rivers
     from shared.rasters.handles import StoredRaster
-    from shared.vectors.geoframe import GeoFrame
 
     result: dict[str, Any] = {}
     stages: dict[str, float] = {}
@@ -113,49 +104,29 @@ def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
         rivers = parse_rivers(json.loads(Path(rivers_path).read_text()), rivers_path)
         aligned, estimate = align_rivers(rivers, stored, 15.0)
         lap("alignment")
-        lines = [shapely.get_coordinates(line) for line in aligned.geometries()]
-        hops = network_levels(dict(zip(aligned.frame["river_id"], aligned.frame["receiving"], strict=True)))
-        levels = [hops[river] for river in aligned.frame["river_id"]]
-        conditioned = condition_dem(dem.values, dem.nodata, dem.grid, lines, "burn_fill", levels=levels)
+        conditioned = condition_with_rivers(dem.values, dem.nodata, dem.grid, aligned, "burn_fill")
         lap("conditioning_and_d8")
-        flw = flow_from_d8(GridArray(conditioned.d8, dem.grid, dem.crs, dem.nodata))
-        upstream = d8_upstream_area_km2(flw)
+        directions = GridArray(conditioned.d8, dem.grid, dem.crs, dem.nodata)
+        flw = flow_from_d8(directions)
+        area = GridArray(d8_upstream_area_km2(flw), dem.grid, dem.crs, AREA_NODATA)
         lap("d8_accumulation")
-        river_list = river_lines(aligned)
-        reaches = split_rivers(river_list)
-        shapes = RiverShapes({river.river_id: river.points for river in river_list})
-        river_of = {r.reach_id: r.river_id for r in reaches}
-        cells = np.array(
-            [
-                pour_cell(r.points, r.river_id, ending(r, river_of), dem.grid, upstream, shapes)
-                for r in reaches
-            ]
-        )
-        pours = cell_centres(dem.grid, dem.values.shape, cells)
-        drained_into(flw, delineate(flw, dem.grid, dem.values.shape, pours), cells)  # links on the terrain
+        reaches, _ = reaches_on_grid(aligned, area, directions, 100.0)
         lap("reaches")
-        labels = delineate(flw, dem.grid, dem.values.shape, pours)
-        own = cell_counts(labels, len(reaches)) * dem.grid.cell**2 / 1e6
-        downstream = {r.reach_id: r.downstream for r in reaches}
-        progressive_areas(downstream, dict(zip(downstream, own, strict=True)))
-        lap("reach_catchments")
         if with_layers:
-            polygons = label_polygons(labels, dem.transform, len(reaches))
-            lap("polygons")
-            attributes = pl.DataFrame(
-                {
-                    "reach_id": list(downstream),
-                    "river_id": [r.river_id for r in reaches],
-                    "downstream_id": list(downstream.values()),
-                    "upstream_area_km2": upstream.ravel()[cells].astype(np.float64),
-                    "area_km2": own,
-                }
-            )
-            progressive_layer(GeoFrame.from_geometries(attributes, polygons, "EPSG:2180"))
+            catchments = reach_catchments_on_grid(reaches, directions)
+            lap("reach_catchments_and_polygons")
+            progressive_layer(catchments)
             lap("progressive_catchments")
+        else:
+            pours = reaches.frame.select("pour_x", "pour_y").to_numpy()
+            labels = delineate(flw, dem.grid, dem.values.shape, pours)
+            own = cell_counts(labels, reaches.frame.height) * dem.grid.cell**2 / 1e6
+            downstream = dict(zip(reaches.frame["reach_id"], reaches.frame["downstream_id"], strict=True))
+            progressive_areas(downstream, dict(zip(downstream, own, strict=True)))
+            lap("reach_catchments")
     result |= {
         "stages_s": stages,
-        "reaches": len(reaches),
+        "reaches": reaches.frame.height,
         "offset_estimated_m": [estimate.dx, estimate.dy],
         "offset_prominence": round(estimate.prominence, 2),
         "offset_uncertainty_m": estimate.uncertainty_m and round(estimate.uncertainty_m, 3),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -88,3 +89,16 @@ def condition_dem(
         filled_cells=int((raised > 1e-6).sum()),
         max_fill_m=float(raised.max(initial=0.0)),
     )
+
+
+def condition_with_rivers(
+    dem: np.ndarray, nodata: float, grid: Grid, rivers: Any, strategy: str, burn_depth_m: float = 5.0
+) -> ConditioningResult:
+    """:func:`condition_dem` with the lines and levels of a river layer (a ``GeoFrame`` with
+    ``river_id`` and ``receiving``)."""
+    import shapely
+
+    lines = [shapely.get_coordinates(line) for line in rivers.geometries()]
+    hops = network_levels(dict(zip(rivers.frame["river_id"], rivers.frame["receiving"], strict=True)))
+    levels = [hops[river] for river in rivers.frame["river_id"]]
+    return condition_dem(dem, nodata, grid, lines, strategy, burn_depth_m, levels)

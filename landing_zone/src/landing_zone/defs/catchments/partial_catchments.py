@@ -55,9 +55,13 @@ def pour_cell(
     indices, centres = _cells_around(line, distance, grid, upstream_area.shape)
     keep = shapely.dwithin(centres, line, distance) & (shapely.line_locate_point(line, centres) <= end)
     indices, centres = indices[keep], centres[keep]
-    own_river = shapely.distance(centres, rivers.lines[river_id])
-    for other in rivers.others_near(river_id, line.buffer(distance).envelope):
-        to_other = shapely.distance(centres, other)
+    # Rivers clipped to a window around the candidates: decisions only involve distances up to twice the
+    # snapping distance, and a long river's full line would make every distance cost its every vertex.
+    west, south, east, north = line.bounds
+    window = (west - 3 * distance, south - 3 * distance, east + 3 * distance, north + 3 * distance)
+    own_river = shapely.distance(centres, shapely.clip_by_rect(rivers.lines[river_id], *window))
+    for other in rivers.others_near(river_id, shapely.box(*window)):
+        to_other = shapely.distance(centres, shapely.clip_by_rect(other, *window))
         closer = (to_other >= own_river) & ((to_other > distance) if ends == "mouth" else True)
         indices, centres, own_river = indices[closer], centres[closer], own_river[closer]
     if not indices.size:

@@ -22,7 +22,7 @@ from landing_zone.defs.catchments.partial_catchments import (
     progressive_areas,
 )
 from landing_zone.defs.catchments.polygons import label_polygons, union
-from landing_zone.defs.catchments.rasters import cell_centres, read_grid
+from landing_zone.defs.catchments.rasters import GridArray, cell_centres, read_grid
 from landing_zone.defs.catchments.reaches import Reach, split_rivers, strahler_orders, topological_order
 from landing_zone.defs.catchments.river_source import river_lines
 from shared.rasters.handles import StoredRaster
@@ -43,6 +43,13 @@ REACH_SCHEMA = {
 def reach_layer(
     rivers: GeoFrame, accumulation: StoredRaster, directions: StoredRaster, target_m: float
 ) -> tuple[GeoFrame, int]:
+    """:func:`reaches_on_grid` on the stored D8 accumulation and directions."""
+    return reaches_on_grid(rivers, read_grid(accumulation), read_grid(directions), target_m)
+
+
+def reaches_on_grid(
+    rivers: GeoFrame, area: GridArray, flow: GridArray, target_m: float
+) -> tuple[GeoFrame, int]:
     """Reaches with their pour cells (centres), the D8 upstream area there, and links checked against
     the terrain; returns the layer and how many links the terrain moved.
 
@@ -54,7 +61,6 @@ def reach_layer(
 
     lines = river_lines(rivers)
     reaches = split_rivers(lines, target_m)
-    area, flow = read_grid(accumulation), read_grid(directions)
     shapes = RiverShapes({line.river_id: line.points for line in lines})
     river_of = {reach.reach_id: reach.river_id for reach in reaches}
     cells = np.array(
@@ -112,8 +118,12 @@ def _links_on_terrain(reaches: list[Reach], into: np.ndarray) -> tuple[dict[str,
 
 
 def reach_catchment_layer(reaches: GeoFrame, directions: StoredRaster) -> GeoFrame:
+    """:func:`reach_catchments_on_grid` on the stored D8 directions."""
+    return reach_catchments_on_grid(reaches, read_grid(directions))
+
+
+def reach_catchments_on_grid(reaches: GeoFrame, grid: GridArray) -> GeoFrame:
     """One (multi)polygon per reach: the cells that drain first to its pour point."""
-    grid = read_grid(directions)
     pours = reaches.frame.select("pour_x", "pour_y").to_numpy()
     labels = delineate(flow_from_d8(grid), grid.grid, grid.values.shape, pours)
     counts = cell_counts(labels, len(pours))

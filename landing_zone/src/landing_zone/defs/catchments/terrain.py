@@ -88,18 +88,13 @@ def condition_dem_and_route_flow(
     rivers: GeoFrame,
 ) -> tuple[CogFile, CogFile]:
     """One priority flood gives both the conditioned DEM and its D8 directions."""
-    import shapely
-
-    from landing_zone.defs.catchments.conditioning import condition_dem, network_levels
+    from landing_zone.defs.catchments.conditioning import condition_with_rivers
     from landing_zone.defs.catchments.flow import D8_NODATA
     from landing_zone.defs.catchments.rasters import read_grid, write_cog
 
     dem = read_grid(analysis_dem)
     strategy = strategy_of(context)
-    lines = [shapely.get_coordinates(line) for line in rivers.geometries()]
-    hops = network_levels(dict(zip(rivers.frame["river_id"], rivers.frame["receiving"], strict=True)))
-    levels = [hops[river] for river in rivers.frame["river_id"]]
-    result = condition_dem(dem.values, dem.nodata, dem.grid, lines, strategy, config.burn_depth_m, levels)
+    result = condition_with_rivers(dem.values, dem.nodata, dem.grid, rivers, strategy, config.burn_depth_m)
     context.add_output_metadata(
         {
             "strategy": strategy,
