@@ -13,6 +13,7 @@ from dagster import AssetIn, asset, materialize
 
 from shared.io_managers.base import UnsupportedAnnotationError
 from shared.io_managers.vector import FLATGEOBUF, VectorIOManager
+from shared.vectors.formats import FlatGeobufError
 from shared.vectors.geoframe import GeoFrame, GeometryColumnError
 
 
@@ -83,3 +84,64 @@ def test_anything_but_a_geoframe_is_refused(local_storage):
 
     with pytest.raises(UnsupportedAnnotationError, match="stores a GeoFrame, not DataFrame"):
         materialize([layer], resources={"vectors": VectorIOManager(storage=local_storage)})
+
+
+def squares_asset(layer: GeoFrame):
+    @asset(key=["catchments", "squares"], metadata={FLATGEOBUF: True}, io_manager_key="vectors")
+    def squares_layer() -> GeoFrame:
+        return layer
+
+    return squares_layer
+
+
+def with_an_empty_geometry() -> GeoFrame:
+    boxes = [shapely.box(560_000, 360_000, 560_100, 360_100), shapely.Polygon(), shapely.box(0, 0, 1, 1)]
+    return GeoFrame.from_geometries(pl.DataFrame({"square_id": [0, 1, 2]}), boxes, "EPSG:2180")
+
+
+def with_a_duration_column() -> GeoFrame:
+    """GeoParquet stores durations; GDAL has no FlatGeobuf field type for them."""
+    return GeoFrame(squares(3).frame.with_columns(lag=pl.duration(hours=pl.col("square_id"))), "EPSG:2180")
+
+
+@pytest.mark.hostile
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        (with_an_empty_geometry, r"1 of 3 features have a null or empty geometry \(rows \[1\]\)"),
+        (with_a_duration_column, r"GDAL's FlatGeobuf driver refused the layer: .*lag"),
+    ],
+)
+def test_a_layer_the_flatgeobuf_cannot_hold_leaves_the_stored_pair_byte_identical(
+    any_storage, broken, message
+):
+    resources = {"vectors": VectorIOManager(storage=any_storage)}
+    assert materialize([squares_asset(squares(3))], resources=resources).success
+    storage = any_storage.get_storage()
+    before = {info.key: storage.get_bytes(info.key) for info in storage.list("catchments/squares/")}
+    assert sorted(before) == ["catchments/squares/part.fgb", "catchments/squares/part.parquet"]
+
+    with pytest.raises(
+        FlatGeobufError, match=rf"catchments/squares: cannot build .*part\.fgb: {message}"
+    ) as raised:
+        materialize([squares_asset(broken())], resources=resources)
+
+    assert str(raised.value).endswith("neither it nor the GeoParquet beside it was changed")
+    after = {info.key: storage.get_bytes(info.key) for info in storage.list("catchments/squares/")}
+    assert after == before, "no new object, no staging leftover, both stored files unchanged"
+
+
+@pytest.mark.hostile
+def test_a_layer_with_null_geometries_is_still_stored_as_geoparquet(local_storage):
+    """GeoParquet allows null geometries; only the FlatGeobuf (spatial index) refuses them."""
+    layer = GeoFrame.from_geometries(
+        pl.DataFrame({"square_id": [0, 1]}), [shapely.box(0, 0, 1, 1), None], "EPSG:2180"
+    )
+
+    @asset(key=["catchments", "plain"], io_manager_key="vectors")
+    def plain() -> GeoFrame:
+        return layer
+
+    result = materialize([plain], resources={"vectors": VectorIOManager(storage=local_storage)})
+    metadata = result.asset_materializations_for_node("catchments__plain")[0].metadata
+    assert metadata["geometry_types"].value == ["Polygon"] and metadata["dagster/row_count"].value == 2

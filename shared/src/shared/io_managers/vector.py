@@ -4,9 +4,19 @@ Every layer is stored as ``part.parquet`` (GeoParquet 1.1). An asset whose defin
 ``flatgeobuf: True`` also gets ``part.fgb`` beside it, with a spatial index, so QGIS can open it
 straight from S3 (``/vsis3/...``); the metadata records both URIs and the GDAL path to paste.
 Inputs load as :class:`GeoFrame` (or ``dict[str, GeoFrame]`` for several partitions).
+
+The pair is published as one unit. Both files are built locally first, so a layer either format refuses
+changes nothing in storage. Then the FlatGeobuf is stored, and the GeoParquet last: downstream assets
+read only the GeoParquet, so once they see a new version its FlatGeobuf is already in place. The one
+window left is the reverse: if storing the GeoParquet fails after the FlatGeobuf succeeded, analysts see
+the new FlatGeobuf beside the old GeoParquet until the failed materialisation is re-run; the platform
+itself never reads a mismatched pair. (A manifest naming both would close that window too, but every
+reader, QGIS included, would then have to go through it instead of opening the file.)
 """
 
 import time
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any, ClassVar
 
 from dagster import InputContext, MetadataValue, OutputContext
@@ -14,7 +24,7 @@ from pydantic import Field
 
 from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata, table_metadata
-from shared.vectors.formats import read_geoparquet, write_flatgeobuf, write_geoparquet
+from shared.vectors.formats import FlatGeobufError, read_geoparquet, write_flatgeobuf, write_geoparquet
 from shared.vectors.geoframe import GeoFrame
 
 FLATGEOBUF = "flatgeobuf"
@@ -36,13 +46,13 @@ class VectorIOManager(StorageIOManager):
                 f"not {type(obj).__name__}"
             )
         key = self.output_key(context)
+        flatgeobuf_key = _flatgeobuf_key(key) if (context.definition_metadata or {}).get(FLATGEOBUF) else None
         started = time.perf_counter()
-        with self.store.writer(key) as path:
-            write_geoparquet(obj, path, self.compression_level)
+        self._publish(obj, key, flatgeobuf_key, context.asset_key.to_user_string())
         metadata = object_metadata(self.store.stat(key), time.perf_counter() - started)
         metadata |= table_metadata(obj.frame.schema, obj.frame.height) | _layer_metadata(obj)
-        if (context.definition_metadata or {}).get(FLATGEOBUF):
-            metadata |= self._publish_flatgeobuf(obj, key)
+        if flatgeobuf_key:
+            metadata |= self._flatgeobuf_metadata(flatgeobuf_key)
         context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> Any:
@@ -53,15 +63,39 @@ class VectorIOManager(StorageIOManager):
         with self.store.local_copy(key) as path:
             return read_geoparquet(path, self.store.uri(key))
 
-    def _publish_flatgeobuf(self, layer: GeoFrame, parquet_key: str) -> dict[str, Any]:
-        key = parquet_key.removesuffix(".parquet") + ".fgb"
-        with self.store.writer(key) as path:
+    def _publish(self, layer: GeoFrame, key: str, flatgeobuf_key: str | None, asset: str) -> None:
+        """Build every file, then store the FlatGeobuf before the GeoParquet (see the module docstring).
+
+        Each writer stores its file when its block exits without error; the stack exits them in reverse,
+        so the FlatGeobuf writer, entered last, stores first, and any error before or while storing it
+        leaves the GeoParquet unstored too.
+        """
+        with ExitStack() as writers:
+            parquet_path = writers.enter_context(self.store.writer(key))
+            write_geoparquet(layer, parquet_path, self.compression_level)
+            if flatgeobuf_key:
+                flatgeobuf_path = writers.enter_context(self.store.writer(flatgeobuf_key))
+                self._build_flatgeobuf(layer, flatgeobuf_path, flatgeobuf_key, asset)
+
+    def _build_flatgeobuf(self, layer: GeoFrame, path: Path, key: str, asset: str) -> None:
+        try:
             write_flatgeobuf(layer, path)
+        except FlatGeobufError as error:
+            raise FlatGeobufError(
+                f"{asset}: cannot build {self.store.uri(key)}: {error}; neither it nor the GeoParquet "
+                "beside it was changed"
+            ) from error
+
+    def _flatgeobuf_metadata(self, key: str) -> dict[str, Any]:
         return {
             "flatgeobuf_uri": MetadataValue.path(self.store.uri(key)),
             "flatgeobuf_gdal_path": MetadataValue.text(self.store.gdal_path(key)),
             "flatgeobuf_bytes": MetadataValue.int(self.store.stat(key).size),
         }
+
+
+def _flatgeobuf_key(parquet_key: str) -> str:
+    return parquet_key.removesuffix(".parquet") + ".fgb"
 
 
 def _layer_metadata(layer: GeoFrame) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from shared.vectors.geoframe import GEOMETRY, GeoFrame
@@ -19,6 +20,10 @@ GEOPARQUET_VERSION = "1.1.0"
 
 class NotGeoParquetError(ValueError):
     """A Parquet file without GeoParquet ``geo`` metadata."""
+
+
+class FlatGeobufError(ValueError):
+    """The layer cannot be written as FlatGeobuf; the message says which features or columns."""
 
 
 def geo_metadata(layer: GeoFrame) -> dict[str, Any]:
@@ -65,16 +70,37 @@ def read_geoparquet(path: Path, source: str) -> GeoFrame:
 
 
 def write_flatgeobuf(layer: GeoFrame, path: Path) -> None:
-    """FlatGeobuf with a packed Hilbert R-tree (``SPATIAL_INDEX=YES``), written by GDAL through pyogrio."""
+    """FlatGeobuf with a packed Hilbert R-tree (``SPATIAL_INDEX=YES``), written by GDAL through pyogrio.
+
+    The R-tree needs a box per feature, so null and empty geometries are refused up front with their rows
+    named; columns GDAL has no field type for (all-null ``Null``, durations...) fail with the column named.
+    """
     import pyogrio
 
+    _check_every_feature_has_geometry(layer)
     types = layer.geometry_types()
-    pyogrio.write_arrow(
-        layer.frame.to_arrow(),
-        path,
-        driver="FlatGeobuf",
-        geometry_name=GEOMETRY,
-        geometry_type=types[0] if len(types) == 1 else "Unknown",
-        crs=layer.crs,
-        layer_options={"SPATIAL_INDEX": "YES"},
-    )
+    try:
+        pyogrio.write_arrow(
+            layer.frame.to_arrow(),
+            path,
+            driver="FlatGeobuf",
+            geometry_name=GEOMETRY,
+            geometry_type=types[0] if len(types) == 1 else "Unknown",
+            crs=layer.crs,
+            layer_options={"SPATIAL_INDEX": "YES"},
+        )
+    except (pyogrio.errors.DataLayerError, pyogrio.errors.DataSourceError) as error:
+        raise FlatGeobufError(f"GDAL's FlatGeobuf driver refused the layer: {error}") from error
+
+
+def _check_every_feature_has_geometry(layer: GeoFrame) -> None:
+    import shapely
+
+    geometries = layer.geometries()
+    rows = np.flatnonzero(shapely.is_missing(geometries) | shapely.is_empty(geometries))
+    if rows.size:
+        raise FlatGeobufError(
+            f"{rows.size} of {len(geometries)} features have a null or empty geometry (rows "
+            f"{rows[:10].tolist()}{', ...' if rows.size > 10 else ''}), which a spatially indexed "
+            "FlatGeobuf cannot hold"
+        )

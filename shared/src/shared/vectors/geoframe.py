@@ -59,8 +59,8 @@ class GeoFrame:
         return self.frame.drop(GEOMETRY)
 
     def geometry_types(self) -> list[str]:
-        """Distinct geometry types, as GeoParquet's metadata lists them."""
-        return sorted({geometry.geom_type for geometry in self.geometries()})
+        """Distinct geometry types, as GeoParquet's metadata lists them (null geometries have none)."""
+        return sorted({geometry.geom_type for geometry in self.geometries() if geometry is not None})
 
     def bounds(self) -> tuple[float, float, float, float]:
         """(west, south, east, north) of all features."""

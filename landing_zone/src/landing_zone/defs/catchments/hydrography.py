@@ -30,9 +30,11 @@ def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFr
     from landing_zone.defs.catchments.river_source import read_rivers
 
     url = sources.rivers_url.replace("{region}", context.partition_key)
-    layer = read_rivers(url)
-    context.add_output_metadata({"source_url": url, "rivers": layer.frame.height})
-    return layer
+    network = read_rivers(url)
+    context.add_output_metadata(
+        {"source_url": url, "rivers": network.layer.frame.height} | network.metadata()
+    )
+    return network.layer
 
 
 @dg.asset(
@@ -53,9 +55,26 @@ def rivers_aligned(
 ) -> GeoFrame:
     from landing_zone.defs.catchments.river_alignment import align_rivers
 
+    check_rivers_in_region(rivers, analysis_dem, context)
     aligned, estimate = align_rivers(rivers, analysis_dem, config.search_m)
     context.add_output_metadata(offset_metadata(estimate))
     return aligned
+
+
+def check_rivers_in_region(
+    rivers: GeoFrame, analysis_dem: StoredRaster, context: dg.AssetExecutionContext
+) -> None:
+    """Stop before aligning rivers that lie outside the region (a wrong CRS): the DEM's bounds are the
+    region's, and an alignment far from any valley would report a meaningless offset, not fail."""
+    from landing_zone.defs.catchments.river_source import check_rivers_reach
+
+    with analysis_dem.open() as dem:
+        region_crs, region_bounds = dem.crs.to_wkt(), tuple(dem.bounds)
+    where = (
+        f"{hydrography_key('rivers').to_user_string()} (partition {context.partition_key}) against the "
+        f"analysis DEM {analysis_dem.uri}"
+    )
+    check_rivers_reach(rivers, where, region_crs, region_bounds)
 
 
 def offset_metadata(estimate: OffsetEstimate) -> dict[str, float | int | None]:
