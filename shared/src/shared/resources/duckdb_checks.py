@@ -65,9 +65,14 @@ class DuckDBChecksResource(DuckDBResource):
         partitions_def: PartitionsDefinition | None = None,
         partition_key: str | None = None,
     ) -> Iterator[AssetCheckResult]:
-        """Load the asset (partition) into a temporary table and yield one result per check."""
+        """Load the stored asset (partition) into a temporary table and yield one result per check."""
         partition = partition_dimensions(partitions_def, partition_key) if partition_key else None
-        frame = self._read(asset, partition)
+        yield from self.check_frame(asset, checks, self._read(asset, partition))
+
+    def check_frame(
+        self, asset: AssetKey, checks: Sequence[SqlCheck], frame: pl.DataFrame
+    ) -> Iterator[AssetCheckResult]:
+        """Run the checks on a table that is not stored yet: the candidate of a write-audit-publish."""
         with self.get_connection() as connection:
             connection.register("asset_arrow", frame.to_arrow())
             connection.execute(f"CREATE TEMP TABLE {CHECKED_TABLE} AS SELECT * FROM asset_arrow")

@@ -3,19 +3,18 @@
 Converted tiles are checked in DuckDB over their statistics table (valid COG, CRS and resolution, nodata
 fraction, plausible values, skipped tiles). The consolidated COG is checked by reading it block-wise:
 strict COG layout, coverage of the region without gaps, and systematic steps across tile edges (a tile
-from a biased survey shows up as an offset along its edges).
+from a biased survey shows up as an offset along its edges). Both run inside their asset's step on the
+candidate, before it is published (write-audit-publish, :mod:`shared.publication`).
 """
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
 import numpy as np
 
 from shared.assets.landing_zone import REGIONS
-from shared.io_managers.partitions import partition_dimensions
-from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
-from shared.resources.storage import StorageResource
-from shared.storage import object_key
+from shared.resources.duckdb_checks import SqlCheck
 
 if TYPE_CHECKING:
     from landing_zone.defs.elevation.pipeline import ElevationPipeline
@@ -24,7 +23,7 @@ WARN = dg.AssetCheckSeverity.WARN
 
 
 def converted_sql_checks(pipeline: "ElevationPipeline") -> list[SqlCheck]:
-    converted = "status = 'converted'"
+    converted = "status IN ('converted', 'kept')"
     return [
         SqlCheck(
             name="valid_cog",
@@ -56,30 +55,16 @@ def converted_sql_checks(pipeline: "ElevationPipeline") -> list[SqlCheck]:
         SqlCheck(
             name="skipped_tiles",
             severity=WARN,
-            description="Tiles that could not be converted, with why.",
-            sql="SELECT tile_id, reason FROM {table} WHERE status = 'skipped'",
+            description="Tiles that could not be downloaded or converted, with why; 'kept' ones keep their "
+            "last published version.",
+            sql="SELECT tile_id, status, reason FROM {table} WHERE status IN ('skipped', 'kept')",
         ),
     ]
 
 
-def converted_tile_checks(pipeline: "ElevationPipeline") -> dg.AssetChecksDefinition:
-    key = pipeline.key("converted_tiles")
-    sql_checks = converted_sql_checks(pipeline)
-
-    @dg.multi_asset_check(
-        name=f"{pipeline.product}_converted_tiles_checks",
-        specs=[check.spec(key, pipeline.sheet_partitions) for check in sql_checks],
-        op_tags=dict(pipeline.small_tags()),
-    )
-    def converted_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBChecksResource) -> Any:
-        yield from duckdb.run_checks(key, sql_checks, pipeline.sheet_partitions, context.partition_key)
-
-    return converted_checks
-
-
-def consolidated_checks(pipeline: "ElevationPipeline") -> dg.AssetChecksDefinition:
+def consolidated_check_specs(pipeline: "ElevationPipeline") -> list[dg.AssetCheckSpec]:
     key = pipeline.key("consolidated")
-    specs = [
+    return [
         dg.AssetCheckSpec(
             "valid_cog",
             asset=key,
@@ -103,31 +88,27 @@ def consolidated_checks(pipeline: "ElevationPipeline") -> dg.AssetChecksDefiniti
         ),
     ]
 
-    @dg.multi_asset_check(
-        name=f"{pipeline.product}_consolidated_checks",
-        specs=specs,
-        op_tags=dict(pipeline.small_tags()),
-    )
-    def consolidated_checks(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> Any:
-        import rasterio
-        from rio_cogeo.cogeo import cog_validate
 
-        store = storage.get_storage()
-        partition = partition_dimensions(REGIONS, context.partition_key)
-        path = store.gdal_path(object_key(key.path, partition, "tif"))
-        with rasterio.Env(**store.gdal_options()):
-            is_cog, errors, warnings = cog_validate(path, strict=True)
-            yield dg.AssetCheckResult(
-                check_name="valid_cog",
-                asset_key=key,
-                passed=bool(is_cog),
-                metadata={"errors": errors, "warnings": warnings},
-            )
-            with rasterio.open(path) as dataset:
-                yield _coverage(dataset, key)
-                yield _seams(dataset, key, round(1000.0 / pipeline.cell_size), pipeline.max_seam_offset_m)
+def audit_consolidated(
+    cog: Path, key: dg.AssetKey, pipeline: "ElevationPipeline"
+) -> list[dg.AssetCheckResult]:
+    """The consolidated checks on the local candidate COG, read block-wise."""
+    import rasterio
+    from rio_cogeo.cogeo import cog_validate
 
-    return consolidated_checks
+    is_cog, errors, warnings = cog_validate(str(cog), strict=True)
+    results = [
+        dg.AssetCheckResult(
+            check_name="valid_cog",
+            asset_key=key,
+            passed=bool(is_cog),
+            metadata={"errors": errors, "warnings": warnings},
+        )
+    ]
+    with rasterio.open(cog) as dataset:
+        results.append(_coverage(dataset, key))
+        results.append(_seams(dataset, key, round(1000.0 / pipeline.cell_size), pipeline.max_seam_offset_m))
+    return results
 
 
 def _coverage(dataset: Any, key: dg.AssetKey) -> dg.AssetCheckResult:

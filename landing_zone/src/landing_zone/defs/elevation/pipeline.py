@@ -2,10 +2,14 @@
 
 ``wfs_index`` -> ``raw_tiles`` -> ``converted_tiles`` -> ``consolidated``. Tiles are partitioned by map
 sheet (dynamic, kept equal to the index by :mod:`.sensor`) x region; the consolidated COG is per region.
-Per-tile work goes through the worker pool, so a bad tile is skipped with its reason and the rest of
-its sheet still succeeds. GDAL and rasterio are imported inside the asset bodies only.
+Per-tile work goes through the worker pool, so a bad tile is skipped with its reason (keeping its last
+published version) and the rest of its sheet still succeeds. ``converted_tiles`` and ``consolidated``
+are written, audited and only then published (:mod:`shared.publication`): their blocking checks run in
+the asset's own step on the candidate, so a failing candidate never replaces the published version.
+GDAL and rasterio are imported inside the asset bodies only.
 """
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
@@ -13,13 +17,20 @@ import polars as pl
 from pydantic import Field
 
 from landing_zone.defs.elevation import checks, sensor
-from landing_zone.defs.elevation.tile_work import converted_table
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS, elevation_key
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.io_managers.partitions import partition_dimensions
 from shared.k8s import K8sOpTags
+from shared.publication import (
+    drop_candidate,
+    failed_blocking,
+    keep_candidate_file,
+    keep_candidate_table,
+    reject,
+)
 from shared.rasters.handles import CogFile
+from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import RASTER_IO_MANAGER
 from shared.resources.storage import StorageResource
 
@@ -44,10 +55,6 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     download_workers: int = Field(default=8, description="Parallel downloads per sheet.")
     convert_workers: int = Field(default=2, description="Parallel conversions per sheet.")
 
-    def small_tags(self) -> dict[str, Any]:
-        """Op tags of the light steps (index, checks)."""
-        return K8sOpTags.small()
-
     def key(self, stage: str) -> dg.AssetKey:
         return elevation_key(self.product, stage)
 
@@ -63,7 +70,6 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
         assets = [self._wfs_index(), self._raw_tiles(), self._converted_tiles(), self._consolidated()]
         return dg.Definitions(
             assets=assets,
-            asset_checks=[checks.converted_tile_checks(self), checks.consolidated_checks(self)],
             sensors=[sensor.index_sensor(self)],
         )
 
@@ -96,53 +102,81 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
             partitions_def=self.sheet_partitions,
             op_tags=K8sOpTags.small(),
             kinds={"parquet"},
-            description="Every tile of the sheet downloaded unchanged into the raw layer, listed in a table.",
+            description="Every tile of the sheet downloaded unchanged into the append-only raw layer "
+            "(one object per content version), listed in a table with skipped tiles and their reasons.",
         )
         def raw_tiles(
             context: dg.AssetExecutionContext, storage: StorageResource, index: pl.DataFrame
         ) -> dg.Output[pl.DataFrame]:
-            from landing_zone.defs.elevation.tile_work import download_tile
+            from landing_zone.defs.elevation.index_source import INDEX_SCHEMA, sheet_fingerprints
+            from landing_zone.defs.elevation.retirement import retire_tiles
+            from landing_zone.defs.elevation.tile_work import RAW_COLUMNS, download_tile, stage_table
+            from shared.publication import published_table
             from shared.workers import WorkerPool
 
             partition = partition_dimensions(self.sheet_partitions, context.partition_key)
             tiles = index.filter(
                 (pl.col("map_sheet") == partition["map_sheet"]) & (pl.col("region") == partition["region"])
             )
-            store = storage.get_storage()
+            store, path = storage.get_storage(), self.key("raw_tiles").path
+            previous = published_table(store, path, partition)
             pool = WorkerPool(max_workers=self.download_workers, logger=context.log, name="download")
             report = pool.run(
                 tiles.to_dicts(),
-                lambda row: download_tile(row, store, self.key("raw_tiles").path, partition),
+                lambda row: download_tile(row, store, path, partition),
                 key=lambda row: row["tile_id"],
             )
             report.raise_if_failures()
-            table = pl.DataFrame([r.value for r in report.succeeded], infer_schema_length=None)
-            return dg.Output(table, metadata=report.to_metadata())
+            rows = {row["tile_id"]: row for row in tiles.to_dicts()}
+            table = stage_table(report, rows, previous, {**INDEX_SCHEMA, **RAW_COLUMNS})
+            retired = retire_tiles(store, path, partition, previous, set(rows), "no longer in the index")
+            fingerprint = sheet_fingerprints(tiles, partition["region"]).get(partition["map_sheet"], "")
+            metadata = {**report.to_metadata(), "sheet_fingerprint": fingerprint, "retired_tiles": retired}
+            return dg.Output(table, metadata=metadata)
 
         return raw_tiles
 
     def _converted_tiles(self) -> dg.AssetsDefinition:
+        sql_checks = checks.converted_sql_checks(self)
+        specs = [check.spec(self.key("converted_tiles"), self.sheet_partitions) for check in sql_checks]
+
         @dg.asset(
             key=self.key("converted_tiles"),
             ins={"raw": dg.AssetIn(key=self.key("raw_tiles"))},
             partitions_def=self.sheet_partitions,
+            check_specs=specs,
             op_tags=K8sOpTags.medium(divider=2, env={"GDAL_CACHEMAX": str(self.gdal_cachemax_mb)}),
             kinds={"cog", "parquet"},
-            description="Each raw tile as a COG on the configured grid; the table holds per-tile statistics "
-            "and the skipped tiles with their reasons.",
+            description="Each raw tile as a COG on the configured grid; the table holds per-tile statistics, "
+            "the skipped tiles with their reasons and the tiles that kept their last published version. "
+            "Published only when its blocking checks pass.",
         )
         def converted_tiles(
-            context: dg.AssetExecutionContext, storage: StorageResource, raw: pl.DataFrame
-        ) -> dg.Output[pl.DataFrame]:
+            context: dg.AssetExecutionContext,
+            storage: StorageResource,
+            duckdb: DuckDBChecksResource,
+            raw: pl.DataFrame,
+        ) -> Iterator[Any]:
             from landing_zone.defs.elevation.conversion import ConversionSettings
-            from landing_zone.defs.elevation.tile_work import convert_raw_tile
+            from landing_zone.defs.elevation.tile_work import (
+                CONVERTED_SCHEMA,
+                USABLE,
+                convert_raw_tile,
+                stage_table,
+                unreferenced_objects,
+            )
+            from shared.publication import published_table
+            from shared.storage import object_key
             from shared.workers import RetryPolicy, WorkerPool
 
+            key = self.key("converted_tiles")
             partition = partition_dimensions(self.sheet_partitions, context.partition_key)
             settings = ConversionSettings(
                 self.crs, self.cell_size, self.fill_distance_cells, self.clip_bounds
             )
             store = storage.get_storage()
+            previous = published_table(store, key.path, partition)
+            usable = raw.filter(pl.col("status").is_in(USABLE))
             pool = WorkerPool(
                 max_workers=self.convert_workers,
                 retry=RetryPolicy(max_attempts=2),
@@ -150,19 +184,36 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
                 name="convert",
             )
             report = pool.run(
-                raw.to_dicts(),
-                lambda row: convert_raw_tile(
-                    row, store, settings, self.key("converted_tiles").path, partition
-                ),
+                usable.to_dicts(),
+                lambda row: convert_raw_tile(row, store, settings, key.path, partition),
                 key=lambda row: row["tile_id"],
             )
             report.raise_if_failures()
-            table = converted_table(report, partition)
-            return dg.Output(table, metadata=report.to_metadata())
+            table = stage_table(
+                report, {row["tile_id"]: partition for row in usable.to_dicts()}, previous, CONVERTED_SCHEMA
+            )
+            skipped_upstream = raw.filter(~pl.col("status").is_in(USABLE))
+            table = pl.concat(
+                [table, _skipped_rows(skipped_upstream, partition, CONVERTED_SCHEMA)], how="vertical"
+            ).sort("tile_id")
+            results = list(duckdb.check_frame(key, sql_checks, table))
+            yield from results
+            failed = failed_blocking(results, specs)
+            if failed:
+                reject(key, failed, keep_candidate_table(store, key.path, partition, table))
+            yield dg.Output(table, metadata=report.to_metadata())
+            # Published: versions listed by neither this table nor the one it replaced are superseded.
+            prefix = object_key(key.path, partition, "tif").rsplit("/", 1)[0] + "/"
+            kept = [table] + ([previous] if previous is not None else [])
+            for stale in unreferenced_objects(store, prefix, kept, "cog_key"):
+                store.delete(stale)
+            drop_candidate(store, key.path, partition, "parquet")
 
         return converted_tiles
 
     def _consolidated(self) -> dg.AssetsDefinition:
+        specs = checks.consolidated_check_specs(self)
+
         @dg.asset(
             key=self.key("consolidated"),
             ins={
@@ -175,25 +226,42 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
                 )
             },
             partitions_def=REGIONS,
+            check_specs=specs,
             io_manager_key=RASTER_IO_MANAGER,
             op_tags=K8sOpTags.large(divider=2, env={"GDAL_CACHEMAX": str(self.gdal_cachemax_mb)}),
             kinds={"cog", "gdal"},
-            description=f"One {self.product.upper()} COG per region: a VRT mosaic of the converted tiles "
-            "copied block-wise with overviews.",
+            description=f"One {self.product.upper()} COG per region: a VRT mosaic of the published converted "
+            "tiles copied block-wise with overviews. Published only when its blocking checks pass.",
         )
         def consolidated(
             context: dg.AssetExecutionContext, storage: StorageResource, converted: dict[str, pl.DataFrame]
-        ) -> CogFile:
+        ) -> Iterator[Any]:
             from landing_zone.defs.elevation.mosaic import consolidate_region
 
+            key = self.key("consolidated")
+            store = storage.get_storage()
+            partition = partition_dimensions(REGIONS, context.partition_key)
             tables = [table for table in converted.values() if table.height]
-            cog = consolidate_region(
-                tables, storage.get_storage(), self.crs, self.cell_size, self.gdal_cachemax_mb
-            )
+            cog = consolidate_region(tables, store, self.crs, self.cell_size, self.gdal_cachemax_mb)
             context.log.info(f"consolidated {sum(t.height for t in tables)} tiles from {len(tables)} sheets")
-            return CogFile(cog)
+            results = checks.audit_consolidated(cog, key, self)
+            yield from results
+            failed = failed_blocking(results, specs)
+            if failed:
+                reject(key, failed, keep_candidate_file(store, key.path, partition, cog, "tif"))
+            yield dg.Output(CogFile(cog))
+            drop_candidate(store, key.path, partition, "tif")
 
         return consolidated
+
+
+def _skipped_rows(raw: pl.DataFrame, partition: dict[str, str], schema: dict[str, Any]) -> pl.DataFrame:
+    """Tiles the raw stage already skipped, carried into the converted table with the same reason."""
+    rows = [
+        {"tile_id": row["tile_id"], "status": "skipped", "reason": row["reason"], **partition}
+        for row in raw.iter_rows(named=True)
+    ]
+    return pl.DataFrame(rows, schema=schema)
 
 
 def elevation_definitions() -> dg.Definitions:

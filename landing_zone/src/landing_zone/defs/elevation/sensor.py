@@ -3,8 +3,11 @@
 Each tick reads the live index. Dynamic partitions are added and deleted so the set always equals the
 index's sheets. Sheets are only run once the stored ``wfs_index`` snapshot matches the live index (its
 materialisation records a fingerprint): if it does not, the tick requests the snapshot first and the
-sheet runs follow on a later tick, so a run never reads a stale index. A cursor remembers each sheet's
-fingerprint, so only new or changed sheets run and a tick without changes requests nothing.
+sheet runs follow on a later tick, so a run never reads a stale index. Each sheet's last fingerprint
+comes from the cursor or, where the cursor does not know it (a new daemon, a reset cursor), from the
+``sheet_fingerprint`` that the sheet's latest ``raw_tiles`` materialisation recorded: only new or
+changed sheets run, and a restarted sensor requests nothing that is already materialised. A withdrawn
+sheet's objects are retired (:mod:`.retirement`) when its partitions are deleted.
 """
 
 import json
@@ -14,6 +17,7 @@ import dagster as dg
 
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
+from shared.resources.storage import StorageResource
 
 if TYPE_CHECKING:
     from landing_zone.defs.elevation.pipeline import ElevationPipeline
@@ -30,9 +34,10 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         description=f"Registers and retires {pipeline.product.upper()} sheets; runs new or changed ones.",
     )
     def elevation_index_sensor(
-        context: dg.SensorEvaluationContext, sources: SourcesResource
+        context: dg.SensorEvaluationContext, sources: SourcesResource, storage: StorageResource
     ) -> dg.SensorResult:
         from landing_zone.defs.elevation.index_source import index_fingerprint, read_index, sheet_fingerprints
+        from landing_zone.defs.elevation.retirement import retire_sheet
 
         index = read_index(sources.elevation_index_url.format(product=pipeline.product))
         wanted = set(index["map_sheet"].unique().to_list())
@@ -42,18 +47,31 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
             partition_requests.append(pipeline.sheets.build_add_request(sorted(wanted - registered)))
         if registered - wanted:
             partition_requests.append(pipeline.sheets.build_delete_request(sorted(registered - wanted)))
+            for sheet in sorted(registered - wanted):
+                for region in REGIONS.get_partition_keys():
+                    partition = {"map_sheet": sheet, "region": region}
+                    counts = retire_sheet(
+                        storage.get_storage(),
+                        sheet_assets[0].path,
+                        sheet_assets[1].path,
+                        partition,
+                        "withdrawn",
+                    )
+                    context.log.info(f"retired sheet {sheet} in {region}: {counts}")
         live = index_fingerprint(index)
         if _stored_fingerprint(context, index_key) != live:
             return dg.SensorResult(
                 run_requests=[dg.RunRequest(run_key=f"index-{live}", asset_selection=[index_key])],
                 dynamic_partitions_requests=partition_requests,
             )
-        seen = json.loads(context.cursor) if context.cursor else {}
         current = {
             f"{sheet}|{region}": fingerprint
             for region in REGIONS.get_partition_keys()
             for sheet, fingerprint in sheet_fingerprints(index, region).items()
         }
+        seen = json.loads(context.cursor) if context.cursor else {}
+        unknown = [name for name in current if name not in seen and name.split("|")[0] in registered]
+        seen |= _materialized_fingerprints(context.instance, sheet_assets[0], unknown)
         runs = [
             dg.RunRequest(
                 run_key=f"{name}|{fingerprint}",
@@ -79,3 +97,25 @@ def _stored_fingerprint(context: dg.SensorEvaluationContext, key: dg.AssetKey) -
     materialization = event.asset_materialization if event else None
     value = materialization.metadata.get("index_fingerprint") if materialization else None
     return str(value.value) if value is not None else None
+
+
+def _materialized_fingerprints(
+    instance: dg.DagsterInstance, key: dg.AssetKey, partition_keys: list[str]
+) -> dict[str, str]:
+    """Each partition's ``sheet_fingerprint`` from its latest materialisation of ``key`` (newest first)."""
+    found: dict[str, str] = {}
+    if not partition_keys:
+        return found
+    records_filter = dg.AssetRecordsFilter(asset_key=key, asset_partitions=partition_keys)
+    cursor = None
+    while len(found) < len(partition_keys):
+        page = instance.fetch_materializations(records_filter, limit=1000, cursor=cursor)
+        for record in page.records:
+            materialization = record.asset_materialization
+            value = materialization.metadata.get("sheet_fingerprint") if materialization else None
+            if record.partition_key and record.partition_key not in found and value is not None:
+                found[record.partition_key] = str(value.value)
+        if not page.has_more:
+            break
+        cursor = page.cursor
+    return found

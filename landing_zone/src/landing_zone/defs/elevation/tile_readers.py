@@ -55,16 +55,27 @@ class TileGrid:
 def read_tile(
     path: Path, tile_format: str, footprint: Footprint, cell: float, prj: Path | None = None
 ) -> TileGrid:
-    """Dispatch on the index's format; zero-byte files are refused before any parser sees them."""
+    """Dispatch on the index's format; zero-byte files are refused before any parser sees them.
+
+    Whatever a reader cannot parse (a truncated GeoTIFF makes GDAL fail mid-read, a binary file makes
+    the text readers fail) is a defect of that tile, named with its file and format, never a crash of
+    the whole sheet.
+    """
     if path.stat().st_size == 0:
         raise TileDefect(f"{path.name}: zero-byte file")
-    if tile_format == "asc":
-        return read_asc(path, footprint, prj)
-    if tile_format == "xyz":
-        return read_xyz(path, footprint, cell)
-    if tile_format == "tif":
-        return read_geotiff(path, footprint)
-    raise TileDefect(f"{path.name}: unknown format {tile_format!r}")
+    readers = {
+        "asc": lambda: read_asc(path, footprint, prj),
+        "xyz": lambda: read_xyz(path, footprint, cell),
+        "tif": lambda: read_geotiff(path, footprint),
+    }
+    if tile_format not in readers:
+        raise TileDefect(f"{path.name}: unknown format {tile_format!r}")
+    try:
+        return readers[tile_format]()
+    except TileDefect:
+        raise
+    except Exception as error:
+        raise TileDefect(f"{path.name}: unreadable {tile_format} file: {error}") from error
 
 
 def read_asc(path: Path, footprint: Footprint, prj: Path | None) -> TileGrid:

@@ -2,10 +2,22 @@
 
 Each function handles one tile and returns one row of the stage's table; a tile that cannot be used
 raises a :class:`~shared.workers.SkipItem` subclass with the reason, which the pool records.
+
+Objects are named by content, so nothing stored is ever overwritten by a different version:
+
+- raw: ``{tile_id}.{sha256 of the bytes, 16 digits}.{ext}``. The raw layer is append-only: a
+  re-download with another checksum becomes a new object beside the old one.
+- converted: ``{tile_id}.{digest of raw checksum and conversion settings}.tif``. A candidate that fails
+  its checks lies beside the published tiles without replacing any; the published table says which
+  objects are current.
+
+A tile that cannot be downloaded or converted this time keeps its last published version (status
+``kept``, with the reason), so one defective re-download never punches a hole into the mosaic.
 """
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -16,7 +28,13 @@ import polars as pl
 from landing_zone.defs.elevation.conversion import ConversionSettings, convert_tile
 from landing_zone.defs.elevation.tile_readers import Footprint, TileDefect
 from shared.storage import Storage, object_key
-from shared.workers import PoolReport
+from shared.workers import PoolReport, SkipItem
+
+DIGEST_DIGITS = 16
+
+
+class TileUnavailable(SkipItem):
+    """The provider's tile could not be fetched (refused URL, failed or inconsistent download)."""
 
 
 def download_tile(
@@ -26,11 +44,14 @@ def download_tile(
     from landing_zone.sources import FetchError, check_name, fetch
 
     tile_id = check_name(row["tile_id"])
+    if row.get("refused_reason"):
+        raise TileUnavailable(str(row["refused_reason"]))
     with tempfile.TemporaryDirectory(prefix="raw-tile-") as scratch:
-        local = Path(scratch) / f"{tile_id}.{row['format']}"
-        result = fetch(row["url"], local)
-        key = object_key(raw_path, partition, row["format"], name=tile_id)
-        storage.put_file(local, key)
+        try:
+            result = fetch(row["url"], Path(scratch) / f"{tile_id}.{row['format']}")
+        except FetchError as error:
+            raise TileUnavailable(f"{tile_id}: download failed: {error}") from error
+        key = _store_version(storage, result.path, raw_path, partition, tile_id, row["format"], result.sha256)
         prj_key = None
         if row["format"] == "asc":
             prj_url = row["url"].rsplit(".", 1)[0] + ".prj"
@@ -39,9 +60,31 @@ def download_tile(
             except FetchError:
                 prj = None
             if prj is not None:
-                prj_key = object_key(raw_path, partition, "prj", name=tile_id)
-                storage.put_file(prj.path, prj_key)
-    return {**row, "raw_key": key, "prj_key": prj_key, "bytes": result.size, "sha256": result.sha256}
+                prj_key = _store_version(storage, prj.path, raw_path, partition, tile_id, "prj", prj.sha256)
+    return {
+        **row,
+        "status": "downloaded",
+        "raw_key": key,
+        "prj_key": prj_key,
+        "bytes": result.size,
+        "sha256": result.sha256,
+    }
+
+
+def _store_version(
+    storage: Storage,
+    local: Path,
+    raw_path: list[str],
+    partition: dict[str, str],
+    tile_id: str,
+    ext: str,
+    sha256: str,
+) -> str:
+    """Put one raw file under its content-addressed key unless that version is already stored."""
+    key = object_key(raw_path, partition, ext, name=f"{tile_id}.{sha256[:DIGEST_DIGITS]}")
+    if not storage.exists(key):
+        storage.put_file(local, key)
+    return key
 
 
 def convert_raw_tile(
@@ -64,17 +107,34 @@ def convert_raw_tile(
         is_cog, errors, _ = cog_validate(str(cog), strict=True)
         if not is_cog:
             raise TileDefect(f"{raw.name}: converted file is not a valid COG: {errors}")
-        key = object_key(converted_path, partition, "tif", name=row["tile_id"])
+        version = _conversion_digest(row["sha256"], settings)
+        key = object_key(converted_path, partition, "tif", name=f"{row['tile_id']}.{version}")
         info = storage.put_file(cog, key)
     return {
         **asdict(stats),
+        "status": "converted",
         "map_sheet": row["map_sheet"],
         "region": row["region"],
+        "raw_sha256": row["sha256"],
         "cog_key": key,
         "bytes": info.size,
         "is_cog": is_cog,
     }
 
+
+def _conversion_digest(raw_sha256: str, settings: ConversionSettings) -> str:
+    """Names a converted tile by what it was made from: the same raw bytes and settings, the same key."""
+    return hashlib.sha256(f"{raw_sha256}|{settings!r}".encode()).hexdigest()[:DIGEST_DIGITS]
+
+
+RAW_COLUMNS = {
+    "status": pl.String,
+    "reason": pl.String,
+    "raw_key": pl.String,
+    "prj_key": pl.String,
+    "bytes": pl.Int64,
+    "sha256": pl.String,
+}
 
 CONVERTED_SCHEMA = {
     "tile_id": pl.String,
@@ -95,17 +155,49 @@ CONVERTED_SCHEMA = {
     "min_m": pl.Float64,
     "max_m": pl.Float64,
     "mean_m": pl.Float64,
+    "raw_sha256": pl.String,
     "cog_key": pl.String,
     "bytes": pl.Int64,
     "is_cog": pl.Boolean,
 }
 
+USABLE = ("downloaded", "converted", "kept")
+"""Statuses of rows whose object the next stage may use: fresh, or the last published version kept."""
 
-def converted_table(report: PoolReport[dict[str, Any]], partition: dict[str, str]) -> pl.DataFrame:
-    """Converted tiles with their statistics, plus one row per skipped tile with its reason."""
-    rows = [{**(result.value or {}), "status": "converted"} for result in report.succeeded]
-    rows += [
-        {"tile_id": result.key, "status": "skipped", "reason": result.reason, **partition}
-        for result in report.skipped
+
+def stage_table(
+    report: PoolReport[dict[str, Any]],
+    skipped_rows: dict[str, dict[str, Any]],
+    previous: pl.DataFrame | None,
+    schema: dict[str, Any],
+) -> pl.DataFrame:
+    """The stage's rows: results, then each skipped tile as its previous usable row (``kept``) or a skip.
+
+    ``skipped_rows`` gives the columns a skipped tile keeps (its index row or partition); ``previous`` is
+    the stage's published table, whose usable rows stand in for tiles that failed this time.
+    """
+    earlier = _usable_rows(previous)
+    rows = [result.value or {} for result in report.succeeded]
+    for result in report.skipped:
+        if result.key in earlier:
+            reason = f"kept the last published version: {result.reason}"
+            rows.append({**earlier[result.key], "status": "kept", "reason": reason})
+        else:
+            skipped = {**skipped_rows[result.key], "tile_id": result.key}
+            rows.append({**skipped, "status": "skipped", "reason": result.reason})
+    return pl.DataFrame(rows, schema=schema).sort("tile_id")
+
+
+def _usable_rows(previous: pl.DataFrame | None) -> dict[str, dict[str, Any]]:
+    if previous is None or "status" not in previous.columns:
+        return {}
+    usable = previous.filter(pl.col("status").is_in(USABLE))
+    return {row["tile_id"]: row for row in usable.iter_rows(named=True)}
+
+
+def unreferenced_objects(storage: Storage, prefix: str, tables: list[pl.DataFrame], column: str) -> list[str]:
+    """Tile objects under ``prefix`` that none of ``tables`` lists: superseded versions to delete."""
+    referenced = {key for table in tables for key in table[column].drop_nulls().to_list()}
+    return [
+        info.key for info in storage.list(prefix) if info.key.endswith(".tif") and info.key not in referenced
     ]
-    return pl.DataFrame(rows, schema=CONVERTED_SCHEMA).sort("tile_id")
