@@ -174,10 +174,28 @@ def test_unreadable_values_name_their_line_and_column(small_region):
     )
 
 
-def test_a_file_in_another_encoding_fails_on_its_mangled_columns(small_region):
+@pytest.mark.hostile
+def test_a_utf8_file_in_a_cp1250_network_names_both_encodings(small_region):
     utf8 = "\r\n".join(meteo_lines(small_region)).encode("utf-8")
-    with pytest.raises(ProviderFormatError, match="column 'Wilgotność względna' renamed or missing"):
+    with pytest.raises(ProviderFormatError) as raised:
         parse_provider_csv(utf8, METEO_FORMAT, METEO_FILE)
+    message = str(raised.value)
+    assert message.startswith(f"meteo {METEO_FILE}: the file is declared cp1250 but looks like UTF-8")
+    assert "Ã" not in message and "Å" not in message  # no mojibake column names
+
+
+@pytest.mark.hostile
+def test_a_cp1250_file_in_a_utf8_network_names_both_encodings(small_region):
+    lines = provider_csv(small_region, "hydro", HYDRO_FILE).decode("utf-8-sig").split("\r\n")
+    with pytest.raises(ProviderFormatError, match="declared utf-8-sig but looks like CP1250"):
+        parse_provider_csv("\r\n".join(lines).encode("cp1250"), HYDRO_FORMAT, HYDRO_FILE)
+
+
+def test_a_renamed_column_in_the_declared_encoding_is_still_reported_as_renamed(small_region):
+    lines = meteo_lines(small_region)
+    lines[0] = lines[0].replace("Wilgotność względna", "Wilgotność")
+    with pytest.raises(ProviderFormatError, match="column 'Wilgotność względna' renamed or missing"):
+        parse_provider_csv(reencoded(lines), METEO_FORMAT, METEO_FILE)
 
 
 def test_station_list_keeps_polish_names_and_positions(small_region, manifest):

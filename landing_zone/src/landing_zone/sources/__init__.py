@@ -2,9 +2,11 @@
 
 Every adapter reads the same three kinds of location (local paths and ``file://``, ``http(s)://``,
 ``s3://``) through one set of plumbing (:mod:`landing_zone.sources.http`): retries with backoff,
-verified atomic downloads, and URLs redacted of credentials in every message.
+verified atomic downloads, URLs redacted of credentials in every message, and every URL a provider
+chooses confined to that provider's allowed prefixes (:mod:`landing_zone.sources.confinement`).
 """
 
+from landing_zone.sources.confinement import SourceUrlRefused, confine_url, provider_root
 from landing_zone.sources.fetch import FetchResult, fetch
 from landing_zone.sources.http import DEFAULT_RETRY, FetchError, redact_url
 from landing_zone.sources.listing_sync import (
@@ -37,6 +39,7 @@ __all__ = [
     "OfflineSchemaError",
     "PlatformStacIO",
     "RemoteFile",
+    "SourceUrlRefused",
     "StoredState",
     "SyncPlan",
     "TileIndexEntry",
@@ -46,12 +49,14 @@ __all__ = [
     "asset_href",
     "check_name",
     "check_relative_name",
+    "confine_url",
     "fetch",
     "list_items",
     "list_remote",
     "open_catalog",
     "parse_tile_index",
     "plan_sync",
+    "provider_root",
     "redact_url",
     "safe_extract_zip",
     "safe_join",

@@ -18,7 +18,7 @@ import hashlib
 import os
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,9 +26,11 @@ from typing import BinaryIO
 
 import urllib3
 
+from landing_zone.sources.confinement import confine_url, url_guard
 from landing_zone.sources.http import (
     FetchError,
     TransientError,
+    UrlGuard,
     header_size,
     normalize_etag,
     open_response,
@@ -116,24 +118,33 @@ def fetch(
     expected_sha256: str | None = None,
     timeout_s: float = 30,
     retry: RetryPolicy | None = None,
+    allowed_prefixes: Sequence[str] | None = None,
+    what: str = "source file",
 ) -> FetchResult:
     """Download ``url`` (``file://`` or a path, ``http(s)://``, ``s3://bucket/key``) to ``destination``.
 
     ``timeout_s`` bounds connecting and each read (not the whole download); ``retry`` spaces and
     limits attempts (default :data:`~landing_zone.sources.http.DEFAULT_RETRY`). Raises
     :class:`FetchError` naming the redacted URL and what went wrong, with no file left behind.
+
+    With ``allowed_prefixes`` the URL and every redirect target must lie under one of them
+    (:func:`~landing_zone.sources.confinement.confine_url`); otherwise :class:`SourceUrlRefused`,
+    naming ``what`` (the tile or file the URL belongs to), is raised before anything is requested.
     """
     if expected_sha256 is not None and not _SHA256.match(expected_sha256.lower()):
         raise ValueError(f"expected_sha256 must be 64 hexadecimal digits, got {expected_sha256!r}")
+    if allowed_prefixes is not None:
+        confine_url(url, allowed_prefixes, what)
     download = _DOWNLOADERS.get(scheme_of(url))
     if download is None:
         raise FetchError(f"{redact_url(url)}: unsupported scheme (file, http, https and s3 are)")
+    guard = url_guard(allowed_prefixes, what)
     destination.parent.mkdir(parents=True, exist_ok=True)
     part_path = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:12]}.part")
     try:
         with part_path.open("wb") as handle:
             part = _PartFile(handle)
-            origin = download(url, part, timeout_s, retry)
+            origin = download(url, part, timeout_s, retry, guard)
         _verify(url, part, expected_size, expected_sha256)
         part_path.replace(destination)
     finally:
@@ -157,7 +168,9 @@ def _verify(url: str, part: _PartFile, expected_size: int | None, expected_sha25
         raise FetchError(f"{redact_url(url)}: sha256 is {part.sha256}, expected {expected_sha256.lower()}")
 
 
-def _fetch_file(url: str, part: _PartFile, _timeout_s: float, _retry: RetryPolicy | None) -> _Origin:
+def _fetch_file(
+    url: str, part: _PartFile, _timeout_s: float, _retry: RetryPolicy | None, _guard: UrlGuard | None
+) -> _Origin:
     path = local_path(url)
     try:
         with path.open("rb") as source:
@@ -169,7 +182,9 @@ def _fetch_file(url: str, part: _PartFile, _timeout_s: float, _retry: RetryPolic
     return _Origin(attempts=1, last_modified=datetime.fromtimestamp(modified, UTC))
 
 
-def _fetch_http(url: str, part: _PartFile, timeout_s: float, retry: RetryPolicy | None) -> _Origin:
+def _fetch_http(
+    url: str, part: _PartFile, timeout_s: float, retry: RetryPolicy | None, guard: UrlGuard | None
+) -> _Origin:
     origin = _Origin()
 
     def attempt() -> None:
@@ -182,7 +197,9 @@ def _fetch_http(url: str, part: _PartFile, timeout_s: float, retry: RetryPolicy 
         elif part.size:
             part.restart()
         passthrough = (416,) if resuming else ()
-        response = open_response("GET", url, timeout_s=timeout_s, headers=headers, passthrough=passthrough)
+        response = open_response(
+            "GET", url, timeout_s=timeout_s, headers=headers, passthrough=passthrough, guard=guard
+        )
         try:
             if response.status == 206 and resuming:
                 total = _continuation_total(response, part)
@@ -245,7 +262,10 @@ def _stream(response: urllib3.BaseHTTPResponse, part: _PartFile, total: int | No
         raise TransientError(f"got {part.size} bytes{expected}")
 
 
-def _fetch_s3(url: str, part: _PartFile, timeout_s: float, retry: RetryPolicy | None) -> _Origin:
+def _fetch_s3(
+    url: str, part: _PartFile, timeout_s: float, retry: RetryPolicy | None, _guard: UrlGuard | None
+) -> _Origin:
+    """S3 has no redirects to guard: boto3 only follows its own region redirects, to the same bucket."""
     bucket, key = split_s3_url(url)
     client = s3_client(timeout_s)
     origin = _Origin()
@@ -286,7 +306,7 @@ def _precondition_failed(error: Exception) -> bool:
     return isinstance(response, dict) and response.get("Error", {}).get("Code") == "PreconditionFailed"
 
 
-_DOWNLOADERS: dict[str, Callable[[str, _PartFile, float, RetryPolicy | None], _Origin]] = {
+_DOWNLOADERS: dict[str, Callable[[str, _PartFile, float, RetryPolicy | None, UrlGuard | None], _Origin]] = {
     "file": _fetch_file,
     "http": _fetch_http,
     "https": _fetch_http,

@@ -6,10 +6,15 @@ policy the worker pool uses, so one vocabulary sizes both), and counted so that 
 how flaky a source was. Anything else (404, 403, a malformed URL) is permanent and fails at once:
 retrying it would only delay the failure.
 
-urllib3's own retries are switched off except for redirects, so a request is one attempt here and
-the count means what it says. Messages never contain credentials or query strings
-(:func:`~landing_zone.sources.urls.redact_url`), and transport errors are not chained into them,
-because urllib3's messages quote the request path with its query.
+urllib3's own retries and redirects are switched off, so a request is one attempt here and the count
+means what it says. Redirects are followed here instead (at most five), so that each target can be
+checked before it is requested: against the caller's ``guard`` (the source's allowed prefixes, see
+:mod:`~landing_zone.sources.confinement`), and always for its scheme, since only ``http(s)`` may be
+redirected to. Credentials of the first URL are sent only to its own scheme, host and port.
+
+Messages never contain credentials or query strings (:func:`~landing_zone.sources.urls.redact_url`),
+and transport errors are not chained into them, because urllib3's messages quote the request path
+with its query.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from typing import TypeVar
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
 import urllib3
 from urllib3.exceptions import MaxRetryError, ProtocolError
@@ -39,10 +44,14 @@ run that cannot succeed while the operator is still watching it."""
 USER_AGENT = "water-platform-landing-zone"
 _MAX_REDIRECTS = 5
 _DRAIN_LIMIT_BYTES = 64 * 1024
-# One request per attempt: connection and read errors surface at once; only redirects are followed.
+_REDIRECTS = frozenset({301, 302, 303, 307, 308})
+# One request per attempt: connection and read errors surface at once; redirects are returned to us.
 _ONE_ATTEMPT = urllib3.Retry(
-    total=None, connect=False, read=False, other=0, status=0, redirect=_MAX_REDIRECTS
+    total=None, connect=False, read=False, other=0, status=0, redirect=False, raise_on_redirect=False
 )
+
+UrlGuard = Callable[[str], object]
+"""Called with each redirect target before it is requested; raises to refuse it."""
 
 _logger = logging.getLogger(__name__)
 
@@ -135,23 +144,51 @@ def open_response(
     timeout_s: float,
     headers: Mapping[str, str] | None = None,
     passthrough: Collection[int] = (),
+    guard: UrlGuard | None = None,
 ) -> urllib3.BaseHTTPResponse:
-    """Send one request and return the response with its body unread, for the caller to stream.
+    """Send one request (following redirects) and return the response with its body unread.
 
     2xx responses and statuses in ``passthrough`` are returned; 429 and 5xx raise
     :class:`TransientError`, anything else :class:`FetchError`. User info in the URL becomes a Basic
-    ``Authorization`` header (urllib3 would silently drop it). The caller releases the response.
+    ``Authorization`` header (urllib3 would silently drop it). Each redirect target is passed to
+    ``guard`` first, which raises to refuse it. The caller releases the response.
     """
-    target, request_headers = _split_credentials(url)
-    request_headers |= {"User-Agent": USER_AGENT, **(headers or {})}
-    response = _pool_manager().request(
+    target = url
+    for _ in range(_MAX_REDIRECTS + 1):
+        response = _send(method, url, target, timeout_s, headers)
+        location = response.headers.get("Location") if response.status in _REDIRECTS else None
+        if not location:
+            return _checked_status(response, url, passthrough)
+        release(response)
+        target = _redirect_target(url, target, location, guard)
+        if response.status == 303:
+            method = "HEAD" if method == "HEAD" else "GET"
+    raise FetchError(f"{redact_url(url)}: more than {_MAX_REDIRECTS} redirects")
+
+
+def _send(
+    method: str, url: str, target: str, timeout_s: float, headers: Mapping[str, str] | None
+) -> urllib3.BaseHTTPResponse:
+    """One request to ``target``; ``url``'s credentials go along only while the origin is unchanged."""
+    plain, credentials = _split_credentials(url)
+    if _origin(target) != _origin(plain):
+        credentials = {}
+    request_headers = credentials | {"User-Agent": USER_AGENT, **(headers or {})}
+    return _pool_manager().request(
         method,
-        target,
+        _split_credentials(target)[0],
         headers=request_headers,
         timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
         retries=_ONE_ATTEMPT,
+        redirect=False,
         preload_content=False,
     )
+
+
+def _checked_status(
+    response: urllib3.BaseHTTPResponse, url: str, passthrough: Collection[int]
+) -> urllib3.BaseHTTPResponse:
+    """The response when it is a success or passed through; else the transient or permanent failure."""
     if 200 <= response.status < 300 or response.status in passthrough:
         return response
     retry_after = _retry_after_s(response.headers.get("Retry-After"))
@@ -160,6 +197,23 @@ def open_response(
     if response.status == 429 or response.status >= 500:
         raise TransientError(failure, retry_after)
     raise FetchError(f"{redact_url(url)}: {failure}")
+
+
+def _redirect_target(url: str, current: str, location: str, guard: UrlGuard | None) -> str:
+    """The absolute URL a redirect points to, after the scheme check and the caller's guard."""
+    target = urljoin(current, location)
+    if urlsplit(target).scheme.lower() not in ("http", "https"):
+        raise FetchError(
+            f"{redact_url(url)}: redirected to {redact_url(target)}: only http(s) may be redirected to"
+        )
+    if guard is not None:
+        guard(target)
+    return target
+
+
+def _origin(url: str) -> tuple[str, str | None, int | None]:
+    parts = urlsplit(url)
+    return parts.scheme.lower(), parts.hostname, parts.port
 
 
 def release(response: urllib3.BaseHTTPResponse) -> None:
@@ -203,11 +257,15 @@ def read_document(
     timeout_s: float = 30,
     retry: RetryPolicy | None = None,
     headers: Mapping[str, str] | None = None,
+    guard: UrlGuard | None = None,
 ) -> bytes:
-    """GET a whole (small) document with retries: a WFS page, a STAC JSON file, a directory listing."""
+    """GET a whole (small) document with retries: a WFS page, a STAC JSON file, a directory listing.
+
+    ``guard`` checks each redirect target (see :func:`open_response`).
+    """
 
     def attempt() -> bytes:
-        response = open_response("GET", url, timeout_s=timeout_s, headers=headers)
+        response = open_response("GET", url, timeout_s=timeout_s, headers=headers, guard=guard)
         try:
             return response.read()
         finally:
@@ -216,11 +274,13 @@ def read_document(
     return with_retries(url, attempt, retry)[0]
 
 
-def head(url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None) -> urllib3.HTTPHeaderDict:
-    """The headers a HEAD request returns (size, modification time, ETag), with retries."""
+def head(
+    url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None, guard: UrlGuard | None = None
+) -> urllib3.HTTPHeaderDict:
+    """The headers a HEAD request returns (size, modification time, ETag), with retries and ``guard``."""
 
     def attempt() -> urllib3.HTTPHeaderDict:
-        response = open_response("HEAD", url, timeout_s=timeout_s)
+        response = open_response("HEAD", url, timeout_s=timeout_s, guard=guard)
         release(response)
         return response.headers
 

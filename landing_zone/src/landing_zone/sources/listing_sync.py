@@ -7,13 +7,16 @@ sync and says which files are new, changed, unchanged or gone. Planning is a pur
 sensor can call it cheaply and a test can pin its every decision.
 
 Listed names come from the provider and become local paths and object keys, so every name is checked
-with :func:`~landing_zone.sources.safe_paths.check_relative_name`.
+with :func:`~landing_zone.sources.safe_paths.check_relative_name`; listed URLs are fetched, so every
+one (and every redirect) must stay under the listed folder or the caller's allowed prefixes
+(:func:`~landing_zone.sources.confinement.confine_url`): a symbolic link in a local folder that points
+outside it, or a link that climbs out of an autoindex, fails the listing naming the file.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,8 +24,10 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
+from landing_zone.sources.confinement import confine_url, provider_root, url_guard
 from landing_zone.sources.http import (
     FetchError,
+    UrlGuard,
     head,
     header_size,
     normalize_etag,
@@ -108,23 +113,37 @@ def _has_changed(file: RemoteFile, state: StoredState) -> bool:
     return not known or any(now != then for now, then in known)
 
 
-def list_remote(url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None) -> list[RemoteFile]:
+def list_remote(
+    url: str,
+    *,
+    timeout_s: float = 30,
+    retry: RetryPolicy | None = None,
+    allowed_prefixes: Sequence[str] | None = None,
+) -> list[RemoteFile]:
     """Every file under ``url`` (recursively), sorted by name.
 
     ``url`` is a local folder (path or ``file://``), an autoindex page (``http(s)://.../``) or an S3
     prefix (``s3://bucket/prefix/``). Over HTTP sizes, dates and ETags come from one HEAD request per
-    file, a few at a time.
+    file, a few at a time. Every listed file must lie under ``allowed_prefixes`` (default: the listed
+    folder itself); one that does not raises :class:`SourceUrlRefused` naming it.
     """
+    allowed = tuple(allowed_prefixes) if allowed_prefixes is not None else (provider_root(_as_folder(url)),)
     scheme = scheme_of(url)
     if scheme == "file":
         files = _list_local(url)
     elif scheme in ("http", "https"):
-        files = _list_autoindex(url, timeout_s, retry)
+        files = _list_autoindex(url, timeout_s, retry, url_guard(allowed, f"listing {redact_url(url)}"))
     elif scheme == "s3":
         files = _list_s3(url, timeout_s, retry)
     else:
         raise FetchError(f"{redact_url(url)}: unsupported scheme (file, http, https and s3 are)")
+    for file in files:
+        confine_url(file.url, allowed, f"listing {redact_url(url)}: listed file {file.name!r}")
     return sorted(files, key=lambda file: file.name)
+
+
+def _as_folder(url: str) -> str:
+    return url if url.endswith("/") else f"{url}/"
 
 
 def _list_local(url: str) -> list[RemoteFile]:
@@ -177,13 +196,15 @@ def _list_s3(url: str, timeout_s: float, retry: RetryPolicy | None) -> list[Remo
     return with_retries(url, attempt, retry)[0]
 
 
-def _list_autoindex(url: str, timeout_s: float, retry: RetryPolicy | None) -> list[RemoteFile]:
-    root = url if url.endswith("/") else f"{url}/"
-    found = list(_walk_autoindex(root, root, timeout_s, retry, depth=0))
+def _list_autoindex(
+    url: str, timeout_s: float, retry: RetryPolicy | None, guard: UrlGuard | None
+) -> list[RemoteFile]:
+    root = _as_folder(url)
+    found = list(_walk_autoindex(root, root, timeout_s, retry, guard, depth=0))
 
     def described(entry: tuple[str, str]) -> RemoteFile:
         name, file_url = entry
-        headers = head(file_url, timeout_s=timeout_s, retry=retry)
+        headers = head(file_url, timeout_s=timeout_s, retry=retry, guard=guard)
         return RemoteFile(
             name=name,
             url=file_url,
@@ -197,16 +218,17 @@ def _list_autoindex(url: str, timeout_s: float, retry: RetryPolicy | None) -> li
 
 
 def _walk_autoindex(
-    root: str, page_url: str, timeout_s: float, retry: RetryPolicy | None, depth: int
+    root: str, page_url: str, timeout_s: float, retry: RetryPolicy | None, guard: UrlGuard | None, depth: int
 ) -> Iterator[tuple[str, str]]:
     """``(name, url)`` of every file linked from ``page_url`` and, recursively, from its sub-folders."""
     if depth > _MAX_DEPTH:
         raise FetchError(f"{redact_url(page_url)}: folders nested deeper than {_MAX_DEPTH} levels")
-    page = read_document(page_url, timeout_s=timeout_s, retry=retry).decode("utf-8", errors="replace")
+    body = read_document(page_url, timeout_s=timeout_s, retry=retry, guard=guard)
+    page = body.decode("utf-8", errors="replace")
     for link in _child_links(page_url, page):
         name = check_relative_name(unquote(link[len(root) :]).removesuffix("/"))
         if link.endswith("/"):
-            yield from _walk_autoindex(root, link, timeout_s, retry, depth + 1)
+            yield from _walk_autoindex(root, link, timeout_s, retry, guard, depth + 1)
         else:
             yield name, link
 

@@ -82,10 +82,11 @@ def safe_extract_zip(zip_path: Path, target_dir: Path) -> list[Path]:
     All or nothing: every member name is checked first, then the archive is extracted into a hidden
     folder inside ``target_dir`` (same file system, so the final moves are renames), and only when every
     member has been read completely (CRC checked by :mod:`zipfile`) are the files moved into place. An
-    unsafe name, a symbolic link member or a corrupt member leaves ``target_dir`` as it was.
+    unsafe name, a symbolic link member or a corrupt member leaves ``target_dir`` as it was. A file
+    that is no zip archive at all raises :class:`zipfile.BadZipFile` naming it and saying why.
     """
     staging = target_dir / f".extract-{uuid.uuid4().hex}"
-    with zipfile.ZipFile(zip_path) as archive:
+    with _open_zip(zip_path) as archive:
         files = _checked_members(zip_path, archive)
         staging.mkdir(parents=True)
         try:
@@ -94,6 +95,16 @@ def safe_extract_zip(zip_path: Path, target_dir: Path) -> list[Path]:
             return [_move_into_place(staging, target_dir, name) for _, name in files]
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def _open_zip(zip_path: Path) -> zipfile.ZipFile:
+    """The archive, or :class:`zipfile.BadZipFile` naming the file (zipfile's own message does not)."""
+    try:
+        return zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as error:
+        size = zip_path.stat().st_size
+        why = "it is empty (0 bytes)" if size == 0 else f"{error} ({size} bytes)"
+        raise zipfile.BadZipFile(f"{zip_path.name}: not a zip archive: {why}") from None
 
 
 def _checked_members(zip_path: Path, archive: zipfile.ZipFile) -> list[tuple[zipfile.ZipInfo, str]]:

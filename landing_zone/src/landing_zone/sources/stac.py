@@ -5,6 +5,11 @@ hrefs, on a web server or a local disk. Reading goes through pystac with a :clas
 that fetches ``http(s)`` through the platform's HTTP plumbing (connection pool, retries, redacted
 errors) instead of pystac's bare requests.
 
+Every href read (catalogue links, items) and every asset href handed out must stay under the
+catalogue's allowed prefixes, by default the folder of the catalogue itself
+(:func:`~landing_zone.sources.confinement.confine_url`): a link to ``file:///etc/passwd`` or to another
+site fails naming the item, instead of being read or downloaded.
+
 Validation must not depend on schemas.stacspec.org being reachable (no service is, from a cluster
 without egress) nor hang waiting for it. pystac bundles the core STAC JSON schemas of the version it
 writes, and :func:`validate_catalog` validates against those only: a catalogue of another STAC version
@@ -14,6 +19,7 @@ or an object that declares an extension, whose schema is not bundled, raises
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,6 +30,7 @@ from pystac.stac_object import STACObjectType
 from pystac.utils import make_absolute_href
 from pystac.validation import JsonSchemaSTACValidator, validate_dict
 
+from landing_zone.sources.confinement import confine_url, provider_root, refusal, url_guard
 from landing_zone.sources.http import read_document
 from landing_zone.sources.urls import local_path, scheme_of
 from shared.workers import RetryPolicy
@@ -39,33 +46,75 @@ class OfflineSchemaError(RuntimeError):
 class PlatformStacIO(DefaultStacIO):
     """Reads STAC JSON from local paths, ``file://`` and ``http(s)://`` (through the platform's plumbing).
 
+    With ``allowed_prefixes`` every href read, and every redirect, must lie under one of them.
     Writing stays pystac's (local files only): assets write catalogues locally and then store them.
     """
 
-    def __init__(self, timeout_s: float = 30, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self,
+        timeout_s: float = 30,
+        retry: RetryPolicy | None = None,
+        allowed_prefixes: Sequence[str] | None = None,
+    ) -> None:
         super().__init__()
         self.timeout_s = timeout_s
         self.retry = retry
+        self.allowed_prefixes = None if allowed_prefixes is None else tuple(allowed_prefixes)
 
     def read_text_from_href(self, href: str) -> str:
+        what = f"STAC link {href.rpartition('/')[2]!r}"
+        if self.allowed_prefixes is not None:
+            confine_url(href, self.allowed_prefixes, what)
         if scheme_of(href) in ("http", "https"):
-            return read_document(href, timeout_s=self.timeout_s, retry=self.retry).decode("utf-8")
+            guard = url_guard(self.allowed_prefixes, what)
+            return read_document(href, timeout_s=self.timeout_s, retry=self.retry, guard=guard).decode(
+                "utf-8"
+            )
         return local_path(href).read_text(encoding="utf-8")
 
 
+def _confined_io(
+    catalog_href: str, timeout_s: float, retry: RetryPolicy | None, allowed_prefixes: Sequence[str] | None
+) -> PlatformStacIO:
+    """A reader confined to ``allowed_prefixes``, by default to the catalogue's own folder."""
+    allowed = (provider_root(catalog_href),) if allowed_prefixes is None else allowed_prefixes
+    return PlatformStacIO(timeout_s, retry, allowed)
+
+
 def open_catalog(
-    catalog_url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None
+    catalog_url: str,
+    *,
+    timeout_s: float = 30,
+    retry: RetryPolicy | None = None,
+    allowed_prefixes: Sequence[str] | None = None,
 ) -> pystac.Catalog:
-    """The catalogue (or collection) at ``catalog_url``; everything linked from it is read the same way."""
-    stac_io = PlatformStacIO(timeout_s, retry)
+    """The catalogue (or collection) at ``catalog_url``; everything linked from it is read the same way.
+
+    Every link read must lie under ``allowed_prefixes`` (default: the catalogue's folder).
+    """
     href = make_absolute_href(catalog_url)
+    stac_io = _confined_io(href, timeout_s, retry, allowed_prefixes)
     # Catalog.from_file refuses a collection, so look first; from_file then reads the small root again.
     kind = identify_stac_object_type(stac_io.read_json(href))
     if kind == STACObjectType.COLLECTION:
-        return pystac.Collection.from_file(href, stac_io=stac_io)
+        return _rooted_below(pystac.Collection.from_file(href, stac_io=stac_io), stac_io)
     if kind == STACObjectType.CATALOG:
-        return pystac.Catalog.from_file(href, stac_io=stac_io)
+        return _rooted_below(pystac.Catalog.from_file(href, stac_io=stac_io), stac_io)
     raise ValueError(f"{href} is a STAC {kind}, not a catalogue or collection")
+
+
+def _rooted_below(catalog: pystac.Catalog, stac_io: PlatformStacIO) -> pystac.Catalog:
+    """The catalogue made its own root when its root link leads outside the allowed prefixes.
+
+    A collection opened on its own links to the catalogue above it as its root; reading only what lies
+    below the configured URL, it serves as the root itself rather than reading outside its folder.
+    """
+    root_link = catalog.get_root_link()
+    root_href = root_link.get_absolute_href() if root_link is not None else None
+    allowed = stac_io.allowed_prefixes
+    if root_href is not None and allowed is not None and refusal(root_href, allowed, "STAC root") is not None:
+        catalog.set_root(catalog)
+    return catalog
 
 
 def list_items(
@@ -75,15 +124,17 @@ def list_items(
     *,
     timeout_s: float = 30,
     retry: RetryPolicy | None = None,
+    allowed_prefixes: Sequence[str] | None = None,
 ) -> list[pystac.Item]:
     """The items of the catalogue (of one collection in it, when given), sorted by time then id.
 
     With ``since`` (timezone-aware), only items whose time is at or after it: ``datetime``, or
     ``end_datetime`` for items that cover a period, so a period still running at ``since`` is kept.
+    Links are confined as in :func:`open_catalog`.
     """
     if since is not None and since.tzinfo is None:
         raise ValueError(f"since must be timezone-aware, got {since.isoformat()}")
-    catalog = open_catalog(catalog_url, timeout_s=timeout_s, retry=retry)
+    catalog = open_catalog(catalog_url, timeout_s=timeout_s, retry=retry, allowed_prefixes=allowed_prefixes)
     container = catalog if collection_id is None else _collection(catalog, collection_id)
     items = list(container.get_items(recursive=True))
     if since is not None:
@@ -104,15 +155,29 @@ def _item_time(item: pystac.Item) -> datetime | None:
     return item.datetime or item.common_metadata.end_datetime
 
 
-def asset_href(item: pystac.Item, key: str) -> str:
-    """The absolute href of the item's asset ``key`` (relative hrefs resolved against the item's own)."""
+def asset_href(item: pystac.Item, key: str, allowed_prefixes: Sequence[str] | None = None) -> str:
+    """The absolute href of the item's asset ``key`` (relative hrefs resolved against the item's own).
+
+    The href must lie under ``allowed_prefixes``, by default the folder of the item's root catalogue
+    when the item was read from one; otherwise :class:`SourceUrlRefused` names the item and asset.
+    """
     asset = item.assets.get(key)
     if asset is None:
         raise KeyError(f"item {item.id!r} has no asset {key!r} (it has {sorted(item.assets)})")
     href = asset.get_absolute_href()
     if href is None:
         raise ValueError(f"item {item.id!r}: asset {key!r} has a relative href and the item has no location")
+    allowed = allowed_prefixes if allowed_prefixes is not None else _root_prefixes(item)
+    if allowed is not None:
+        confine_url(href, allowed, f"STAC item {item.id!r}, asset {key!r}")
     return href
+
+
+def _root_prefixes(item: pystac.Item) -> tuple[str, ...] | None:
+    """The folder of the catalogue the item was read from, or None for an item built in memory."""
+    root = item.get_root()
+    root_href = root.get_self_href() if root is not None else None
+    return (provider_root(root_href),) if root_href else None
 
 
 class _BundledSchemaValidator(JsonSchemaSTACValidator):
@@ -159,14 +224,20 @@ def _describe(stac_dict: dict[str, Any], href: str | None) -> str:
     return f"{stac_dict.get('type', 'STAC object')} {stac_dict.get('id')!r}" + (f" at {href}" if href else "")
 
 
-def validate_catalog(catalog_url: str, *, timeout_s: float = 30, retry: RetryPolicy | None = None) -> int:
+def validate_catalog(
+    catalog_url: str,
+    *,
+    timeout_s: float = 30,
+    retry: RetryPolicy | None = None,
+    allowed_prefixes: Sequence[str] | None = None,
+) -> int:
     """Validate the catalogue and every collection and item linked below it; return how many objects.
 
     Raises :class:`pystac.errors.STACValidationError` (its message names the object's id) for the first
     invalid object, and :class:`OfflineSchemaError` where a schema is not bundled. Cycles in the links
-    are followed once.
+    are followed once. Links are confined as in :func:`open_catalog`.
     """
-    stac_io = PlatformStacIO(timeout_s, retry)
+    stac_io = _confined_io(make_absolute_href(catalog_url), timeout_s, retry, allowed_prefixes)
     try:
         validator = _BundledSchemaValidator()
     except ImportError as error:

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator
 
+from landing_zone.sources.confinement import provider_root, url_guard
 from landing_zone.sources.http import FetchError, read_document
 from landing_zone.sources.safe_paths import check_name
 from landing_zone.sources.urls import redact_url
@@ -54,7 +55,8 @@ class WfsClient:
     """Pages through one feature type of a WFS 2.0 service, as GeoJSON.
 
     ``base_url`` may carry parameters of its own (``?map=elevation``); they are kept. Each page is one
-    request with retries (:func:`~landing_zone.sources.http.read_document`).
+    request with retries (:func:`~landing_zone.sources.http.read_document`), whose redirects must stay
+    under ``allowed_prefixes`` (default: the service's folder).
     """
 
     def __init__(
@@ -64,9 +66,12 @@ class WfsClient:
         page_size: int = 1000,
         timeout_s: float = 30,
         retry: RetryPolicy | None = None,
+        allowed_prefixes: Sequence[str] | None = None,
     ) -> None:
         if page_size < 1:
             raise ValueError(f"page_size must be at least 1, got {page_size}")
+        allowed = (provider_root(base_url),) if allowed_prefixes is None else tuple(allowed_prefixes)
+        self.guard = url_guard(allowed, f"WFS {type_name!r}")
         self.base_url = base_url
         self.type_name = type_name
         self.page_size = page_size
@@ -117,7 +122,7 @@ class WfsClient:
 
     def _read_page(self, url: str) -> tuple[list[dict[str, Any]], int | None]:
         """One page's features and the service's ``numberMatched``, when it reports a count."""
-        body = read_document(url, timeout_s=self.timeout_s, retry=self.retry)
+        body = read_document(url, timeout_s=self.timeout_s, retry=self.retry, guard=self.guard)
         try:
             document = json.loads(body)
         except ValueError:

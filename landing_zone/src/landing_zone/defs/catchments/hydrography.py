@@ -30,7 +30,7 @@ def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFr
     from landing_zone.defs.catchments.river_source import read_rivers
 
     url = sources.rivers_url.replace("{region}", context.partition_key)
-    network = read_rivers(url)
+    network = read_rivers(url, sources.allowed_prefixes("rivers", url))
     context.add_output_metadata(
         {"source_url": url, "rivers": network.layer.frame.height} | network.metadata()
     )

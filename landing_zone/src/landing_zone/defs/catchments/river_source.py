@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,10 +72,12 @@ class _Feature:
     points: np.ndarray = field(repr=False)
 
 
-def read_rivers(url: str) -> RiverNetwork:
-    """Fetch and validate the river network; one row per river with its length."""
+def read_rivers(url: str, allowed_prefixes: Sequence[str] | None = None) -> RiverNetwork:
+    """Fetch (confined to ``allowed_prefixes``) and validate the river network; one row per river."""
     with tempfile.TemporaryDirectory(prefix="rivers-") as scratch:
-        path = fetch(url, Path(scratch) / "rivers.geojson").path
+        path = fetch(
+            url, Path(scratch) / "rivers.geojson", allowed_prefixes=allowed_prefixes, what="rivers"
+        ).path
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:

@@ -83,7 +83,8 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
         def wfs_index(context: dg.AssetExecutionContext, sources: SourcesResource) -> dg.Output[pl.DataFrame]:
             from landing_zone.defs.elevation.index_source import index_fingerprint, read_index
 
-            index = read_index(sources.elevation_index_url.format(product=self.product))
+            url = sources.elevation_index_url.format(product=self.product)
+            index = read_index(url, sources.allowed_prefixes("elevation_index", url))
             return dg.Output(
                 index,
                 metadata={
@@ -106,7 +107,10 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
             "(one object per content version), listed in a table with skipped tiles and their reasons.",
         )
         def raw_tiles(
-            context: dg.AssetExecutionContext, storage: StorageResource, index: pl.DataFrame
+            context: dg.AssetExecutionContext,
+            storage: StorageResource,
+            sources: SourcesResource,
+            index: pl.DataFrame,
         ) -> dg.Output[pl.DataFrame]:
             from landing_zone.defs.elevation.index_source import INDEX_SCHEMA, sheet_fingerprints
             from landing_zone.defs.elevation.retirement import retire_tiles
@@ -120,10 +124,12 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
             )
             store, path = storage.get_storage(), self.key("raw_tiles").path
             previous = published_table(store, path, partition)
+            index_url = sources.elevation_index_url.format(product=self.product)
+            allowed = sources.allowed_prefixes("elevation_index", index_url)
             pool = WorkerPool(max_workers=self.download_workers, logger=context.log, name="download")
             report = pool.run(
                 tiles.to_dicts(),
-                lambda row: download_tile(row, store, path, partition),
+                lambda row: download_tile(row, store, path, partition, allowed),
                 key=lambda row: row["tile_id"],
             )
             report.raise_if_failures()

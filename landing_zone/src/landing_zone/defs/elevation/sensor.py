@@ -39,7 +39,8 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         from landing_zone.defs.elevation.index_source import index_fingerprint, read_index, sheet_fingerprints
         from landing_zone.defs.elevation.retirement import retire_sheet
 
-        index = read_index(sources.elevation_index_url.format(product=pipeline.product))
+        url = sources.elevation_index_url.format(product=pipeline.product)
+        index = read_index(url, sources.allowed_prefixes("elevation_index", url))
         wanted = set(index["map_sheet"].unique().to_list())
         registered = set(context.instance.get_dynamic_partitions(sheets_name))
         partition_requests = []

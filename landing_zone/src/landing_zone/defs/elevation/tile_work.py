@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
+from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -38,9 +39,16 @@ class TileUnavailable(SkipItem):
 
 
 def download_tile(
-    row: dict[str, Any], storage: Storage, raw_path: list[str], partition: dict[str, str]
+    row: dict[str, Any],
+    storage: Storage,
+    raw_path: list[str],
+    partition: dict[str, str],
+    allowed_prefixes: Sequence[str],
 ) -> dict[str, Any]:
-    """Fetch one tile (and an ASC's ``.prj`` when the provider has one) into the raw layer, unchanged."""
+    """Fetch one tile (and an ASC's ``.prj`` when the provider has one) into the raw layer, unchanged.
+
+    Both fetches, and any redirect they meet, are confined to the provider's ``allowed_prefixes``.
+    """
     from landing_zone.sources import FetchError, check_name, fetch
 
     tile_id = check_name(row["tile_id"])
@@ -48,7 +56,12 @@ def download_tile(
         raise TileUnavailable(str(row["refused_reason"]))
     with tempfile.TemporaryDirectory(prefix="raw-tile-") as scratch:
         try:
-            result = fetch(row["url"], Path(scratch) / f"{tile_id}.{row['format']}")
+            result = fetch(
+                row["url"],
+                Path(scratch) / f"{tile_id}.{row['format']}",
+                allowed_prefixes=allowed_prefixes,
+                what=f"tile {tile_id!r}",
+            )
         except FetchError as error:
             raise TileUnavailable(f"{tile_id}: download failed: {error}") from error
         key = _store_version(storage, result.path, raw_path, partition, tile_id, row["format"], result.sha256)
@@ -56,7 +69,12 @@ def download_tile(
         if row["format"] == "asc":
             prj_url = row["url"].rsplit(".", 1)[0] + ".prj"
             try:
-                prj = fetch(prj_url, Path(scratch) / f"{tile_id}.prj")
+                prj = fetch(
+                    prj_url,
+                    Path(scratch) / f"{tile_id}.prj",
+                    allowed_prefixes=allowed_prefixes,
+                    what=f"tile {tile_id!r}",
+                )
             except FetchError:
                 prj = None
             if prj is not None:

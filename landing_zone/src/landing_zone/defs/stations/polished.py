@@ -31,7 +31,7 @@ def polished_asset(network: str) -> dg.AssetsDefinition:
         "variable and flagged value by value (rules in landing_zone/defs/stations/rules.py).",
     )
     def polished_timeseries(context: dg.AssetExecutionContext, raw: dict[str, pl.DataFrame]) -> pl.DataFrame:
-        from landing_zone.defs.stations.polishing import polish
+        from landing_zone.defs.stations.polishing import duplicate_summary, polish
 
         tables = [table for table in raw.values() if table.height]
         polished = polish(pl.concat(tables, how="vertical_relaxed"))
@@ -39,6 +39,7 @@ def polished_asset(network: str) -> dg.AssetsDefinition:
         context.add_output_metadata(
             {
                 "flags": dict(zip(counts["flag"], counts["len"].to_list(), strict=True)),
+                "duplicate_values": duplicate_summary(polished),
                 "sources": len(tables),
                 "stations": polished["station"].n_unique(),
             }

@@ -2,10 +2,22 @@
 
 Input: the typed wide tables of the raw layer (``station``, ``time``, one column per variable). Output:
 one long row per station, day (``time``, 00:00 UTC; ``observed_at`` is the reading's own timestamp) and
-variable with ``raw_value``, ``value``, ``flag`` (ok, corrected,
+variable with ``raw_value``, ``value``, ``flag`` (ok, duplicate, corrected,
 imputed, missing, rejected) and ``test`` (which test rejected or corrected it). Gaps stay as rows;
-nothing is dropped and stitched. Everything is vectorised polars over (station, variable) windows,
-and every limit comes from :data:`rules.RULES`.
+nothing is dropped and stitched.
+
+Duplicate readings (more than one row for a station and UTC day) are never resolved silently. Per
+variable, the readings' non-null values either agree or they do not:
+
+- they agree: that value is used and, if it passes every test, flagged ``duplicate`` (not ``ok``);
+- they disagree: the value cannot be trusted, so it is rejected by the test ``duplicate`` (and, like any
+  rejected value, may be imputed from its neighbours where the rules fill gaps). ``raw_value`` keeps
+  the last reading (providers append revisions), so the raw layer's file is the place to see them all.
+
+:func:`duplicate_summary` counts both kinds, for the asset's metadata.
+
+Everything is vectorised polars over (station, variable) windows, and every limit comes from
+:data:`rules.RULES`.
 """
 
 from __future__ import annotations
@@ -33,7 +45,7 @@ OUTPUT_SCHEMA = pl.Schema(
 def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.DataFrame:
     """Polish every variable of every station found in ``wide``."""
     variables = [name for name in wide.columns if name in rules]
-    regular = _regular_index(_deduplicated(wide), variables)
+    regular = _regular_index(_deduplicated(wide, variables), variables)
     # rows are sorted by station and time, so each station is one contiguous run: its run id is the group
     regular = regular.with_columns(gid=pl.col("station").rle_id())
     frames = [
@@ -43,8 +55,10 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
                 "time",
                 "observed_at",
                 "gid",
+                "readings",
                 pl.lit(name).alias("variable"),
                 pl.col(name).alias("raw_value"),
+                pl.col(_conflict(name)).alias("conflict"),
             ),
             rules[name],
         )
@@ -54,11 +68,31 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
     return pl.concat(frames).select(OUTPUT_SCHEMA.names()).cast(OUTPUT_SCHEMA)
 
 
-def _deduplicated(wide: pl.DataFrame) -> pl.DataFrame:
-    """One reading per station and day; a repeated day keeps its last reading (providers append
-    revisions). Days are UTC dates: a daily reading at 06:00 local time stays on its day across DST."""
+def duplicate_summary(polished: pl.DataFrame) -> dict[str, int]:
+    """How many polished values came from duplicate readings that agreed, and from ones that did not."""
+    return {
+        "agreeing": polished.filter(pl.col("flag") == "duplicate").height,
+        "conflicting": polished.filter(pl.col("test") == "duplicate").height,
+    }
+
+
+def _conflict(variable: str) -> str:
+    """Internal column: the day's readings of ``variable`` disagree."""
+    return f"__conflict_{variable}"
+
+
+def _deduplicated(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame:
+    """One row per station and day: ``readings`` counts the day's rows, each variable takes its last
+    non-null reading (providers append revisions) and ``__conflict_{variable}`` says whether the
+    readings' non-null values differ. Days are UTC dates: a daily reading at 06:00 local time stays on
+    its day across DST."""
     with_day = wide.with_columns(day=pl.col("time").dt.date())
-    return with_day.unique(["station", "day"], keep="last", maintain_order=True)
+    return with_day.group_by("station", "day", maintain_order=True).agg(
+        pl.col("time").last(),
+        pl.len().alias("readings"),
+        *(pl.col(name).drop_nulls().last().alias(name) for name in variables),
+        *((pl.col(name).drop_nulls().n_unique() > 1).alias(_conflict(name)) for name in variables),
+    )
 
 
 def _regular_index(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame:
@@ -68,7 +102,11 @@ def _regular_index(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame
     calendar = spans.select("station", pl.date_ranges("start", "end", interval="1d").alias("day")).explode(
         "day"
     )
-    values = wide.select("station", "day", pl.col("time").alias("observed_at"), *variables)
+    variables = list(variables)
+    conflicts = [_conflict(name) for name in variables]
+    values = wide.select(
+        "station", "day", "readings", pl.col("time").alias("observed_at"), *variables, *conflicts
+    )
     return (
         calendar.join(values, on=["station", "day"], how="left")
         .sort("station", "day")
@@ -86,6 +124,8 @@ def _polish_variable(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
         value=pl.coalesce("kept", "filled"),
         flag=pl.when(pl.col("test").is_not_null() & pl.col("kept").is_not_null())
         .then(pl.lit("corrected"))
+        .when(pl.col("kept").is_not_null() & (pl.col("readings") > 1))
+        .then(pl.lit("duplicate"))
         .when(pl.col("kept").is_not_null())
         .then(pl.lit("ok"))
         .when(pl.col("filled").is_not_null())
@@ -97,11 +137,14 @@ def _polish_variable(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
 
 
 def _rejection_test(rule: VariableRule) -> pl.Expr:
-    """The first failed test's name per value, null when the value passes every test."""
+    """The first failed test's name per value, null when the value passes every test; disagreeing
+    duplicate readings fail first, since no test can say which of them is right."""
     raw = pl.col("raw_value")
     outside = (raw < rule.minimum) | (raw > rule.maximum)
     return (
-        pl.when(outside)
+        pl.when(pl.col("conflict").fill_null(False))
+        .then(pl.lit("duplicate"))
+        .when(outside)
         .then(pl.lit("bounds"))
         .when(_spike(rule))
         .then(pl.lit("spike"))

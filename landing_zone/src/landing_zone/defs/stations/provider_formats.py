@@ -8,8 +8,14 @@ line, raises :class:`ProviderFormatError` naming exactly what changed, because a
 meaning (kPa read as hPa, a dropped column) would poison every series downstream while a failed run
 only delays it. Values are kept as published: duplicated and unsorted rows stay (polishing decides),
 and each row keeps its line number for provenance.
+
+A file written in another encoding than the declared one is named as such rather than parsed into
+mojibake: when the header does not match under the declared encoding (or the bytes do not decode) but
+does under another common one (UTF-8 for a cp1250 network, cp1250 for a UTF-8 one), the error names
+the file, the declared encoding and the likely actual one.
 """
 
+import codecs
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -21,6 +27,8 @@ from pydantic import BaseModel, Field, model_validator
 ColumnKind = Literal["text", "number", "time"]
 _REPORTED_PROBLEMS = 5
 _NUMBER = {False: r"^[+-]?\d+(\.\d+)?$", True: r"^[+-]?\d+(,\d+)?$"}
+_LIKELY_ENCODINGS = ("utf-8-sig", "cp1250", "iso-8859-2")
+"""Encodings a Polish provider's file may really be in, tried when the declared one does not fit."""
 
 
 class ProviderFormatError(ValueError):
@@ -143,9 +151,14 @@ def parse_provider_csv(data: Path | bytes, fmt: ProviderFormat, source: str) -> 
     be read (naming the line and the column).
     """
     where = f"{fmt.name} {source}"
-    lines = _decode(data.read_bytes() if isinstance(data, Path) else data, fmt, where).split("\n")
+    raw = data.read_bytes() if isinstance(data, Path) else data
+    lines = _decode(raw, fmt, where).split("\n")
     body_start = 2 if fmt.units_line else 1
-    _check_layout([line.removesuffix("\r") for line in lines[:body_start]], fmt, where)
+    try:
+        _check_layout([line.removesuffix("\r") for line in lines[:body_start]], fmt, where)
+    except ProviderFormatError:
+        _refuse_if_other_encoding(raw, fmt, where)
+        raise
     fields = _fields(lines[body_start:], body_start + 1, fmt, where)
     return _typed(fields, fmt, where).with_columns(source=pl.lit(source)).select(fmt.table_schema.keys())
 
@@ -154,7 +167,34 @@ def _decode(raw: bytes, fmt: ProviderFormat, where: str) -> str:
     try:
         return raw.decode(fmt.encoding)
     except UnicodeDecodeError as error:
+        _refuse_if_other_encoding(raw, fmt, where)
         raise ProviderFormatError(f"{where}: not {fmt.encoding} text (byte {error.start})") from None
+
+
+def _refuse_if_other_encoding(raw: bytes, fmt: ProviderFormat, where: str) -> None:
+    """Raise naming the likely encoding when the header matches the declaration only under another one."""
+    actual = _likely_encoding(raw, fmt)
+    if actual is not None:
+        raise ProviderFormatError(
+            f"{where}: the file is declared {fmt.encoding} but looks like {actual}: its header matches "
+            f"the declared columns only when read as {actual} (read as {fmt.encoding} the column names "
+            "come out garbled); the provider changed the encoding"
+        )
+
+
+def _likely_encoding(raw: bytes, fmt: ProviderFormat) -> str | None:
+    """The first other common encoding under which the header line is exactly the declared one."""
+    declared = codecs.lookup(fmt.encoding).name
+    for encoding in _LIKELY_ENCODINGS:
+        if codecs.lookup(encoding).name == declared:
+            continue
+        try:
+            header = raw.split(b"\n", 1)[0].decode(encoding).removesuffix("\r")
+        except UnicodeDecodeError:
+            continue
+        if header.split(fmt.separator) == fmt.headers:
+            return encoding.removesuffix("-sig").upper()
+    return None
 
 
 def _check_layout(head: list[str], fmt: ProviderFormat, where: str) -> None:

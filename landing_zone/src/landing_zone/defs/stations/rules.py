@@ -48,4 +48,5 @@ RULES: dict[str, VariableRule] = {
     )
 }
 
-FLAGS = ("ok", "corrected", "imputed", "missing", "rejected")
+FLAGS = ("ok", "duplicate", "corrected", "imputed", "missing", "rejected")
+"""Every flag a polished value can carry; ``duplicate``: the day had several agreeing readings."""

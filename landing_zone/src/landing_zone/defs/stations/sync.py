@@ -19,6 +19,11 @@ Raw layer of a partition (layout contract, dimension = the dynamic partitions' n
     {network}/raw_observations/{network}_sources={stem}/source.json     what was fetched (SourceRecord)
     {network}/raw_observations/{network}_sources={stem}/part.parquet    the typed table (IO manager)
 
+Listed files, and every redirect while fetching them, must stay under the network's allowed prefixes
+(:meth:`SourcesResource.allowed_prefixes`: the provider directory, plus configured extras); a listed file
+that leads elsewhere (a symbolic link out of a local directory, a link off an autoindex) fails the
+listing naming the file, before anything is fetched.
+
 For a local provider directory the listing's ETag is the SHA-256 of each file: reading a local file is
 as cheap as listing it, and modification times change when a directory is copied or republished without
 a byte changing. HTTP and S3 listings keep the server's ETags.
@@ -27,6 +32,7 @@ a byte changing. HTTP and S3 listings keep the server's ETags.
 import hashlib
 import json
 import tempfile
+import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -131,12 +137,15 @@ def source_key(name: str) -> str:
     return check_name(PurePosixPath(name).stem)
 
 
-def provider_files(url: str) -> list[RemoteFile]:
+def provider_files(url: str, allowed: Sequence[str] | None = None) -> list[RemoteFile]:
     """The provider's yearly zips and station list, local ones with their SHA-256 as ETag.
 
-    Raises ``ValueError`` when two zips share a stem, since they would share one partition.
+    Every listed file must lie under ``allowed`` (default: the directory itself), else
+    :class:`SourceUrlRefused` names it. Raises ``ValueError`` when two zips share a stem, since they
+    would share one partition.
     """
-    files = [file for file in list_remote(url) if _is_source(file.name) or file.name == STATION_LIST]
+    listing = list_remote(url, allowed_prefixes=allowed)
+    files = [file for file in listing if _is_source(file.name) or file.name == STATION_LIST]
     stems = [source_key(file.name) for file in files if _is_source(file.name)]
     shared = sorted({stem for stem in stems if stems.count(stem) > 1})
     if shared:
@@ -168,9 +177,11 @@ def stored_records(store: Storage, key: dg.AssetKey) -> list[SourceRecord]:
         return list(pool.map(lambda k: SourceRecord.model_validate_json(store.get_bytes(k)), record_keys))
 
 
-def plan_network(network: Network, url: str, store: Storage) -> NetworkPlan:
+def plan_network(
+    network: Network, url: str, store: Storage, allowed: Sequence[str] | None = None
+) -> NetworkPlan:
     """The listing at ``url`` compared with the raw layer: what the asset shows and the sensor acts on."""
-    listing = provider_files(url)
+    listing = provider_files(url, allowed)
     stored = {
         record.name: record.state()
         for record in stored_records(store, station_key(network, "raw_observations"))
@@ -233,19 +244,28 @@ def run_key(file: RemoteFile) -> str:
     return f"{file.name}|{file.size}|{file.etag or (file.modified.isoformat() if file.modified else '')}"
 
 
-def fetch_verified(file: RemoteFile, folder: Path) -> FetchResult:
-    """Download a listed file, checked against its listed size (and, for local files, its SHA-256)."""
+def fetch_verified(file: RemoteFile, folder: Path, allowed: Sequence[str] | None = None) -> FetchResult:
+    """Download a listed file, checked against its listed size (and, for local files, its SHA-256);
+    with ``allowed``, its URL and every redirect must stay under those prefixes."""
     return fetch(
         file.url,
         folder / PurePosixPath(file.name).name,
         expected_size=file.size,
         expected_sha256=file.etag if _is_local(file) else None,
+        allowed_prefixes=allowed,
+        what=f"listed file {file.name!r}",
     )
 
 
 def read_provider_zip(zip_path: Path, network: Network, source: str, work_dir: Path) -> pl.DataFrame:
-    """The one CSV inside a provider zip, parsed with the network's format."""
-    members = safe_extract_zip(zip_path, work_dir)
+    """The one CSV inside a provider zip, parsed with the network's format.
+
+    A file that is not a zip (an empty download, an HTML error page) fails naming the file.
+    """
+    try:
+        members = safe_extract_zip(zip_path, work_dir)
+    except zipfile.BadZipFile as error:
+        raise ProviderFormatError(f"{network} {source}: {error}") from None
     if len(members) != 1 or members[0].suffix.lower() != ".csv":
         names = [path.relative_to(work_dir).as_posix() for path in members]
         raise ProviderFormatError(f"{network} {source}: expected one CSV file in the zip, found {names}")
@@ -276,14 +296,16 @@ def ingest(
     partition: Mapping[str, str] | None,
     stored_name: str,
     parse: Callable[[Path, Path], pl.DataFrame],
+    allowed: Sequence[str] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """Fetch, parse, and only then store: a file that cannot be parsed leaves the raw layer untouched.
 
     ``parse(downloaded_file, work_dir)`` returns the table; the returned metadata describes the file.
+    ``allowed`` confines the fetch (see :func:`fetch_verified`).
     """
     ext = PurePosixPath(file.name).suffix.lstrip(".").lower()
     with tempfile.TemporaryDirectory(prefix="station-sync-") as tmp:
-        fetched = fetch_verified(file, Path(tmp, "download"))
+        fetched = fetch_verified(file, Path(tmp, "download"), allowed)
         table = parse(fetched.path, Path(tmp, "extract"))
         info = store_source(
             store,
@@ -301,9 +323,11 @@ def ingest(
     }
 
 
-def listed_file(url: str, name_matches: Callable[[RemoteFile], bool], what: str) -> RemoteFile:
+def listed_file(
+    url: str, name_matches: Callable[[RemoteFile], bool], what: str, allowed: Sequence[str] | None = None
+) -> RemoteFile:
     """The one listed file a run is about; it must still be listed (the plan may be older than the run)."""
-    found = [file for file in provider_files(url) if name_matches(file)]
+    found = [file for file in provider_files(url, allowed) if name_matches(file)]
     if not found:
         raise FetchError(f"{redact_url(url)}: {what} is no longer listed")
     return found[0]
@@ -337,6 +361,10 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
     def url(self, sources: SourcesResource) -> str:
         return sources.meteo_url if self.network == "meteo" else sources.hydro_url
 
+    def allowed(self, sources: SourcesResource) -> tuple[str, ...]:
+        """Where the provider's listed files may lie: its directory and any configured extras."""
+        return sources.allowed_prefixes(self.network)
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         return dg.Definitions(
             assets=[self._sync_plan(), self._stations(), self._raw_observations()],
@@ -352,7 +380,7 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
             "changed, unchanged or gone.",
         )
         def sync_plan(sources: SourcesResource, storage: StorageResource) -> dg.Output[pl.DataFrame]:
-            plan = plan_network(self.network, self.url(sources), storage.get_storage())
+            plan = plan_network(self.network, self.url(sources), storage.get_storage(), self.allowed(sources))
             table = plan_table(plan)
             return dg.Output(table, metadata=plan_metadata(plan, table))
 
@@ -367,7 +395,8 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
             "elevation); the file itself is kept unchanged beside the table.",
         )
         def stations(sources: SourcesResource, storage: StorageResource) -> dg.Output[pl.DataFrame]:
-            file = listed_file(self.url(sources), lambda f: f.name == STATION_LIST, STATION_LIST)
+            allowed = self.allowed(sources)
+            file = listed_file(self.url(sources), lambda f: f.name == STATION_LIST, STATION_LIST, allowed)
             table, metadata = ingest(
                 file,
                 storage.get_storage(),
@@ -375,6 +404,7 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
                 None,
                 "stations",
                 lambda path, _: parse_provider_csv(path, STATION_LIST_FORMAT, file.name),
+                allowed,
             )
             return dg.Output(table, metadata=metadata | {"stations": table.height})
 
@@ -395,10 +425,12 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
             context: dg.AssetExecutionContext, sources: SourcesResource, storage: StorageResource
         ) -> dg.Output[pl.DataFrame]:
             source = context.partition_key
+            allowed = self.allowed(sources)
             file = listed_file(
                 self.url(sources),
                 lambda f: _is_source(f.name) and source_key(f.name) == source,
                 f"the file of partition {source!r}",
+                allowed,
             )
             table, metadata = ingest(
                 file,
@@ -407,6 +439,7 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
                 partition_dimensions(partitions, source),
                 source,
                 lambda path, work_dir: read_provider_zip(path, self.network, source, work_dir),
+                allowed,
             )
             stations = table["station"].n_unique()
             return dg.Output(
@@ -428,7 +461,7 @@ class StationSync(dg.Component, dg.Model, dg.Resolvable):
         def sync_sensor(
             context: dg.SensorEvaluationContext, sources: SourcesResource, storage: StorageResource
         ) -> dg.SensorResult:
-            plan = plan_network(self.network, self.url(sources), storage.get_storage())
+            plan = plan_network(self.network, self.url(sources), storage.get_storage(), self.allowed(sources))
             listed = plan.listed_sources()
             registered = set(context.instance.get_dynamic_partitions(self.partitions_name))
             return dg.SensorResult(
