@@ -1,5 +1,8 @@
 """The raster IO manager: stores finished COGs, records their metadata, hands out GDAL paths."""
 
+import gc
+from pathlib import Path
+
 import numpy as np
 import pytest
 import rasterio
@@ -9,7 +12,7 @@ from rasterio.windows import Window
 from shared.io_managers.base import UnsupportedAnnotationError
 from shared.io_managers.raster import NotACogError, RasterIOManager
 from shared.rasters.cog import describe_raster
-from shared.rasters.handles import CogFile, StoredRaster
+from shared.rasters.handles import CogFile, StoredRaster, scratch_dir
 from shared.resources.storage import StorageResource
 from tests.support.rasters import write_noise_cog, write_plain_gtiff
 from tests.support.tcp_proxy import tcp_proxy
@@ -52,13 +55,37 @@ def test_cog_is_stored_with_metadata_and_loaded_as_gdal_path(any_storage, tmp_pa
     assert metadata["overview_levels"].value == list(expected.overview_levels) == [2]
     assert metadata["uri"].value.endswith("elevation/dtm/consolidated/part.tif")
     storage = any_storage.get_storage()
-    assert got["path"] == storage.gdal_path("elevation/dtm/consolidated/part.tif")
+    stored_bytes = storage.get_bytes("elevation/dtm/consolidated/part.tif")
+    assert not got["path"].startswith("/vsi"), "inputs are staged locally through the storage API"
+    assert Path(got["path"]).read_bytes() == stored_bytes
     assert got["stored"].uri == storage.uri("elevation/dtm/consolidated/part.tif")
     np.testing.assert_array_equal(got["window"], expected_window)
+    staged = Path(got.pop("stored").gdal_path)
+    gc.collect()
+    if any_storage.url.startswith("s3://"):
+        assert not staged.exists(), "the staged copy goes with its StoredRaster"
+    else:
+        assert staged.read_bytes() == stored_bytes, "local storage hands out the stored file itself"
+
+
+def test_scratch_folder_is_removed_after_the_cog_is_stored(local_storage):
+    kept = {}
+
+    @asset
+    def mosaic() -> CogFile:
+        folder = scratch_dir("test-mosaic-")
+        (folder / "mosaic.vrt").write_text("<VRTDataset/>")
+        kept["folder"] = folder
+        return CogFile(write_noise_cog(folder, size=256))
+
+    assert materialize([mosaic], resources=resources(local_storage)).success
+    assert not kept["folder"].exists()
+    assert local_storage.get_storage().exists("mosaic/part.tif")
 
 
 def test_window_read_through_vsis3_fetches_a_small_fraction(seaweedfs, s3_url, tmp_path):
-    """GDAL reads one 256 x 256 window through /vsis3/; a counting proxy shows the bytes that travelled."""
+    """With staging off, GDAL reads one 256 x 256 window through /vsis3/; a counting proxy shows the bytes
+    that travelled."""
     cog = write_noise_cog(tmp_path / "work", size=2048)
     file_size = cog.stat().st_size
 
@@ -70,6 +97,7 @@ def test_window_read_through_vsis3_fetches_a_small_fraction(seaweedfs, s3_url, t
 
     with tcp_proxy(seaweedfs.endpoint_url) as proxy:
         through_proxy = StorageResource(url=s3_url, endpoint_url=proxy.endpoint_url)
+        ranged = {"io_manager": RasterIOManager(storage=through_proxy, stage_inputs=False)}
         got = {}
 
         @asset(ins={"dem": AssetIn(key=big.key)})
@@ -80,7 +108,7 @@ def test_window_read_through_vsis3_fetches_a_small_fraction(seaweedfs, s3_url, t
 
         assert materialize(
             [AssetSpec(big.key), window_reader],
-            resources=resources(through_proxy),
+            resources=ranged,
             selection=[window_reader.key],
         ).success
         fetched = proxy.bytes_to_client

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.storage import ObjectNotFoundError, StorageError
+from shared.storage import InsufficientDiskError, ObjectNotFoundError, StorageError, open_storage
 
 
 def test_put_get_exists_list_delete(any_storage, tmp_path):
@@ -65,3 +65,31 @@ def test_gdal_and_polars_settings_derive_from_one_configuration(any_storage):
     else:
         assert Path(storage.gdal_path("a/part.tif")).is_absolute()
         assert storage.gdal_options() == {"GDAL_PAM_ENABLED": "NO"} and storage.polars_options() is None
+
+
+def test_stage_files_gives_local_copies_in_order(any_storage, tmp_path):
+    storage = any_storage.get_storage()
+    storage.put_bytes(b"first tile", "tiles/a/part.tif")
+    storage.put_bytes(b"second tile", "tiles/b/part.tif")
+    staged = storage.stage_files(["tiles/b/part.tif", "tiles/a/part.tif"], tmp_path / "staging")
+    assert [path.read_bytes() for path in staged] == [b"second tile", b"first tile"]
+    assert all(path.is_file() and path.name == "part.tif" for path in staged)
+
+
+def test_staging_refuses_to_fill_the_disk(s3_storage, tmp_path):
+    storage = s3_storage.get_storage()
+    storage.put_bytes(b"x" * 1000, "tiles/part.tif")
+    with pytest.raises(InsufficientDiskError, match="point TMPDIR at a larger volume"):
+        storage.stage_files(["tiles/part.tif"], tmp_path / "staging", spare_factor=1e15)
+    assert not any((tmp_path / "staging").rglob("*.tif"))
+
+
+def test_gdal_options_derive_the_endpoint_from_aws_endpoint_url(monkeypatch):
+    """GDAL ignores AWS_ENDPOINT_URL, so the storage translates it into GDAL's own variables."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL_S3", raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "https://127.0.0.1:8443")
+    options = open_storage("s3://bucket/prefix").gdal_options()
+    assert options["AWS_S3_ENDPOINT"] == "127.0.0.1:8443"
+    assert options["AWS_HTTPS"] == "YES"
+    assert options["AWS_VIRTUAL_HOSTING"] == "FALSE"
+    assert options["GDAL_PAM_ENABLED"] == "NO"

@@ -3,19 +3,35 @@
 The asset writes its COG locally (block-wise, see :mod:`shared.rasters.cog`) and returns a
 :class:`CogFile` or a ``Path``; the manager checks it really is a georeferenced COG, uploads it in one
 atomic step and records what an analyst needs (CRS, bounds, resolution, dtype, size, overviews, URI).
-Loading never reads pixels: inputs get a :class:`StoredRaster` (or its GDAL path as ``str``).
+After storing, the manager removes the local COG, and its whole folder when the asset made it with
+:func:`shared.rasters.handles.scratch_dir`.
+
+Loading never decodes pixels: inputs get a :class:`StoredRaster` (or its GDAL path as ``str``). By
+default the object is first staged to a local temporary folder through the storage API, because GDAL's
+``/vsis3/`` reader cannot recover a connection reset in the middle of a body (a flaky endpoint failed
+whole runs that way), while the storage API retries and resumes. The staged copy is removed when the
+``StoredRaster`` is garbage collected (a ``str`` input's copy at process exit); staging refuses to fill
+the disk (:meth:`shared.storage.Storage.stage_files`). ``stage_inputs=False`` hands out ``/vsis3/`` paths
+instead, for steps that read small windows of large rasters with ranged reads.
 """
 
+import atexit
+import shutil
+import tempfile
 import time
+import weakref
 from pathlib import Path
 from typing import Any, ClassVar
 
 from dagster import InputContext, MetadataValue, OutputContext
+from pydantic import Field
 
 from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata
 from shared.rasters.cog import RasterDescription, describe_raster
-from shared.rasters.handles import CogFile, StoredRaster
+from shared.rasters.handles import CogFile, StoredRaster, remove_stored
+
+_LOCAL_GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO"}
 
 
 class NotACogError(ValueError):
@@ -27,6 +43,11 @@ class RasterIOManager(StorageIOManager):
 
     extension: ClassVar[str] = "tif"
 
+    stage_inputs: bool = Field(
+        default=True,
+        description="Copy inputs to local disk (with retries) before the step reads them; off: /vsis3/.",
+    )
+
     def handle_output(self, context: OutputContext, obj: Any) -> None:
         if obj is None:
             return
@@ -35,8 +56,7 @@ class RasterIOManager(StorageIOManager):
         key = self.output_key(context)
         started = time.perf_counter()
         info = self.store.put_file(cog.path, key)
-        if cog.remove_after_store:
-            cog.path.unlink(missing_ok=True)
+        remove_stored(cog)
         context.add_output_metadata(
             object_metadata(info, time.perf_counter() - started)
             | raster_metadata(description)
@@ -50,12 +70,21 @@ class RasterIOManager(StorageIOManager):
 
     def _load_one(self, key: str, annotation: Any, context: InputContext) -> StoredRaster | str:
         self.require(key, context)
-        stored = StoredRaster(
-            uri=self.store.uri(key),
-            gdal_path=self.store.gdal_path(key),
-            gdal_options=self.store.gdal_options(),
-        )
-        return stored.gdal_path if annotation is str else stored
+        if not self.stage_inputs:
+            stored = StoredRaster(self.store.uri(key), self.store.gdal_path(key), self.store.gdal_options())
+            return stored.gdal_path if annotation is str else stored
+        staging = Path(tempfile.mkdtemp(prefix="raster-input-"))
+        try:
+            (local,) = self.store.stage_files([key], staging)
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if annotation is str:
+            atexit.register(shutil.rmtree, staging, ignore_errors=True)
+            return str(local)
+        stored = StoredRaster(self.store.uri(key), str(local), dict(_LOCAL_GDAL_OPTIONS))
+        weakref.finalize(stored, shutil.rmtree, staging, ignore_errors=True)
+        return stored
 
 
 def raster_metadata(description: RasterDescription) -> dict[str, Any]:

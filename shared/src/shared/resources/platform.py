@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dagster import EnvVar, ExecutorDefinition
+from dagster import Backoff, EnvVar, ExecutorDefinition, Jitter, RetryPolicy
 
 from shared.io_managers.parquet import ParquetIOManager
 from shared.io_managers.raster import RasterIOManager
@@ -27,6 +27,18 @@ PARQUET_IO_MANAGER = "parquet_io_manager"
 RASTER_IO_MANAGER = "raster_io_manager"
 VECTOR_IO_MANAGER = "vector_io_manager"
 DUCKDB = "duckdb"
+
+TRANSIENT_STEP_RETRY = RetryPolicy(
+    max_retries=2, delay=30, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
+"""Retry policy for asset steps whose failure may be transient (object storage, remote sources).
+
+The storage API already retries each request and body read a few times within seconds
+(:class:`shared.storage.StorageUnavailableError` means those were spent); this rides out longer outages:
+the step runs again after about 30 s, then about 60 s (each +- jitter so that the steps of a backfill do not
+return in lockstep), at most 3 runs in all. Only for idempotent steps (every platform write is an atomic
+overwrite); deterministic failures (a blocking check, bad input) would just fail three times.
+"""
 
 
 def platform_environment() -> str:

@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from shared.storage.base import ObjectInfo, ObjectNotFoundError, Storage, StorageError
+from shared.storage.base import (
+    InsufficientDiskError,
+    ObjectInfo,
+    ObjectNotFoundError,
+    Storage,
+    StorageError,
+    StorageUnavailableError,
+)
 from shared.storage.layout import InvalidLayoutError, object_key
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
 
 __all__ = [
+    "InsufficientDiskError",
     "InvalidLayoutError",
     "LocalStorage",
     "ObjectInfo",
@@ -18,6 +26,7 @@ __all__ = [
     "S3Storage",
     "Storage",
     "StorageError",
+    "StorageUnavailableError",
     "object_key",
     "open_storage",
 ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +23,15 @@ class StorageError(RuntimeError):
 
 class ObjectNotFoundError(StorageError, FileNotFoundError):
     """The object does not exist in storage."""
+
+
+class StorageUnavailableError(StorageError):
+    """The network or the storage endpoint kept failing through every retry: a transient fault, so the
+    step may succeed when run again (see :data:`shared.resources.platform.TRANSIENT_STEP_RETRY`)."""
+
+
+class InsufficientDiskError(StorageError):
+    """Staging objects locally would not leave the required free space on the staging disk."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +132,24 @@ class Storage(ABC):
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
+    def stage_files(
+        self, keys: Sequence[str], directory: Path, spare_factor: float = 0.0, concurrency: int = 8
+    ) -> tuple[Path, ...]:
+        """Local files holding ``keys`` (in order), downloaded into ``directory`` with retries.
+
+        GDAL reading ``/vsis3/`` cannot recover a connection reset mid-body, so pipeline steps stage
+        their raster inputs through this API instead. Disk use is bounded: before downloading, the
+        inputs' total size times ``1 + spare_factor`` (``1.0`` for a step that writes an output as large
+        as its inputs) must fit in the free space of ``directory``, else :class:`InsufficientDiskError`.
+        Each key gets its own sub-folder so equal file names never collide. The caller removes
+        ``directory``; local storage overrides this to return the stored files without copying.
+        """
+        sizes = [self.stat(key).size for key in keys]
+        require_free_space(directory, sum(sizes) * (1.0 + spare_factor), keys)
+        targets = [directory / str(index) / PurePosixPath(key).name for index, key in enumerate(keys)]
+        with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(keys)))) as pool:
+            return tuple(pool.map(self.get_file, keys, targets))
+
     @contextmanager
     def writer(self, key: str) -> Iterator[Path]:
         """Yield a local path to write; on success it is stored under ``key``, on error nothing changes.
@@ -137,3 +165,15 @@ class Storage(ABC):
             self.put_file(path, key)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+
+
+def require_free_space(directory: Path, needed_bytes: float, keys: Sequence[str]) -> None:
+    """Refuse to stage when ``needed_bytes`` would not fit on ``directory``'s disk: failing early with
+    the numbers beats filling a node's disk halfway through a download."""
+    directory.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(directory).free
+    if needed_bytes > free:
+        raise InsufficientDiskError(
+            f"staging {len(keys)} object(s) in {directory} needs {needed_bytes / 1e6:.0f} MB but only "
+            f"{free / 1e6:.0f} MB are free; point TMPDIR at a larger volume"
+        )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -58,6 +58,12 @@ class LocalStorage(Storage):
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
         yield self._existing(key)
+
+    def stage_files(
+        self, keys: Sequence[str], directory: Path, spare_factor: float = 0.0, concurrency: int = 8
+    ) -> tuple[Path, ...]:
+        """The stored files themselves: they already are local, so copying would only cost disk."""
+        return tuple(self._existing(key) for key in keys)
 
     def put_file(self, local_path: Path, key: str) -> ObjectInfo:
         with self.writer(key) as staging:

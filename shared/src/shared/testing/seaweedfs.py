@@ -20,10 +20,11 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 HOST = "127.0.0.1"
 GRPC_OFFSET = 10000
@@ -138,6 +139,7 @@ def _command(data_dir: Path, ports: dict[str, int], config_path: Path) -> list[s
     data_dir.mkdir(parents=True, exist_ok=True)
     return [
         weed_binary(),
+        "-logtostderr",  # into weed.log in the work folder, not glog files left in TMPDIR
         "mini",
         f"-dir={data_dir}",
         f"-ip={HOST}",
@@ -207,12 +209,47 @@ def _is_free(port: int) -> bool:
         return True
 
 
-if __name__ == "__main__":  # pragma: no cover - manual local S3 mode
+def gdal_env(endpoint_url: str) -> dict[str, str]:
+    """The variables GDAL needs for an S3 endpoint other than AWS: it ignores ``AWS_ENDPOINT_URL``."""
+    endpoint = urlparse(endpoint_url)
+    return {
+        "AWS_S3_ENDPOINT": endpoint.netloc,
+        "AWS_HTTPS": "YES" if endpoint.scheme == "https" else "NO",
+        "AWS_VIRTUAL_HOSTING": "FALSE",
+    }
+
+
+def _interrupt(signum: int, _frame: Any) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the server is stopped and its keys removed either way."""
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def main() -> None:
+    """Local S3 mode: run a server until SIGINT or SIGTERM, printing both identities' variables.
+
+    The pipeline identity writes; the analyst identity (read and list only) is what QGIS or a notebook
+    should use. On either signal the server is stopped and its folder, key file included, is removed.
+    """
     import tempfile
 
     bucket = os.environ.get("PLATFORM_S3_BUCKET", "platform")
-    with run_seaweedfs(Path(tempfile.mkdtemp(prefix="seaweedfs-")), buckets=[bucket]) as running:
-        print(json.dumps({"bucket": bucket, **running.env()}, indent=2))
-        print("SeaweedFS running; Ctrl-C to stop.")
-        with suppress(KeyboardInterrupt):
+    workdir = Path(tempfile.mkdtemp(prefix="seaweedfs-"))
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    try:
+        with run_seaweedfs(workdir, buckets=[bucket]) as running:
+            gdal = gdal_env(running.endpoint_url)
+            identities = {name: running.env(name) | gdal for name in ("pipeline", "analyst")}
+            print(
+                json.dumps({"bucket": bucket, "key_file": str(workdir / "s3.json"), **identities}, indent=2)
+            )
+            print("SeaweedFS running; Ctrl-C or SIGTERM stops it and removes its keys.", flush=True)
             running.process.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through a subprocess in the tests
+    main()

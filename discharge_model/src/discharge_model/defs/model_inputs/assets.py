@@ -1,8 +1,5 @@
 """Model-grid inputs: the landing-zone terrain averaged onto the model grid, and per-cell attributes."""
 
-import tempfile
-from pathlib import Path
-
 import polars as pl
 from dagster import AssetExecutionContext, AssetIn, Config, asset
 from pydantic import Field
@@ -10,7 +7,7 @@ from pydantic import Field
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.k8s import K8sOpTags
-from shared.rasters.handles import CogFile, StoredRaster
+from shared.rasters.handles import CogFile, StoredRaster, scratch_dir
 from shared.resources.platform import RASTER_IO_MANAGER
 
 
@@ -35,7 +32,7 @@ def model_grid_elevation(
     """Average the landing-zone terrain onto the model grid."""
     from discharge_model.defs.model_inputs.grid import aggregate_to_grid
 
-    cog = aggregate_to_grid(terrain, config.cell_size_m, Path(tempfile.mkdtemp(prefix="model-grid-")))
+    cog = aggregate_to_grid(terrain, config.cell_size_m, scratch_dir("model-grid-"))
     context.log.info(f"model grid at {config.cell_size_m} m written to {cog}")
     return CogFile(cog)
 

@@ -1,14 +1,19 @@
 """Consolidate converted tiles into one COG per region: a VRT mosaic copied block-wise by GDAL.
 
-The VRT only references the tile COGs (local paths or ``/vsis3/``), so building it costs nothing; GDAL's
-COG driver then reads it block by block, and peak memory stays near ``GDAL_CACHEMAX`` whatever the
-region's size.
+The tiles are first staged to local disk through the storage API: GDAL reading them over ``/vsis3/``
+failed whole runs on a connection reset mid-body (``TIFFReadEncodedTile() failed``), which its HTTP
+retries do not cover, while the storage API retries and resumes. Staging refuses to start when the
+tiles plus an output of the same size would not fit on the disk (point ``TMPDIR`` at a larger volume),
+and the staged tiles are deleted as soon as the COG is written. The VRT only references the local tiles,
+so building it costs nothing; GDAL's COG driver then reads it block by block, and peak memory stays near
+``GDAL_CACHEMAX`` whatever the region's size. The scratch folder goes away once the raster IO manager
+stored the COG (:func:`shared.rasters.handles.scratch_dir`).
 """
 
 from __future__ import annotations
 
 import math
-import tempfile
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +22,12 @@ from xml.sax.saxutils import escape
 import polars as pl
 
 from shared.rasters.cog import COG_BLOCK_SIZE, copy_to_cog
+from shared.rasters.handles import scratch_dir
 from shared.storage import Storage
 
 NODATA = -9999.0
+# Local files only; PAM off so GDAL never writes .aux.xml next to tiles that local storage hands out.
+_LOCAL_GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO"}
 
 
 @dataclass(frozen=True)
@@ -88,16 +96,25 @@ def consolidate(
 def consolidate_region(
     tables: Sequence[pl.DataFrame], storage: Storage, crs: str, cell: float, cache_mb: int
 ) -> Path:
-    """Mosaic every converted tile listed in ``tables`` into one local COG (returned for storing)."""
+    """Mosaic every converted tile listed in ``tables`` into one local COG (returned for storing, in a
+    scratch folder that the raster IO manager removes after the upload)."""
     import pyproj
 
     converted = pl.concat(tables, how="vertical_relaxed").filter(pl.col("status") == "converted")
     if converted.is_empty():
         raise ValueError("no converted tiles to consolidate")
-    tiles = [
-        MosaicTile(storage.gdal_path(row["cog_key"]), row["west"], row["north"], row["width"], row["height"])
-        for row in converted.iter_rows(named=True)
-    ]
-    workdir = Path(tempfile.mkdtemp(prefix="consolidate-"))
-    vrt = write_vrt(tiles, cell, pyproj.CRS(crs).to_wkt(), workdir / "mosaic.vrt")
-    return consolidate(vrt, workdir / "consolidated.tif", cache_mb, storage.gdal_options())
+    workdir = scratch_dir("consolidate-")
+    try:
+        rows = list(converted.iter_rows(named=True))
+        local = storage.stage_files([row["cog_key"] for row in rows], workdir / "tiles", spare_factor=1.0)
+        tiles = [
+            MosaicTile(str(path), row["west"], row["north"], row["width"], row["height"])
+            for path, row in zip(local, rows, strict=True)
+        ]
+        vrt = write_vrt(tiles, cell, pyproj.CRS(crs).to_wkt(), workdir / "mosaic.vrt")
+        cog = consolidate(vrt, workdir / "consolidated.tif", cache_mb, _LOCAL_GDAL_OPTIONS)
+    except BaseException:
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+    shutil.rmtree(workdir / "tiles", ignore_errors=True)
+    return cog
