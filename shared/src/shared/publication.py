@@ -43,6 +43,7 @@ def reject(asset: dg.AssetKey, failed: Sequence[str], candidate_uri: str | None)
         description=f"{asset.to_user_string()}: blocking checks failed ({', '.join(failed)}); the published "
         f"version is unchanged{kept}",
         metadata={"failed_checks": list(failed), "candidate_uri": candidate_uri or ""},
+        allow_retries=False,  # the same candidate would fail the same checks: no step retry
     )
 
 

@@ -2,11 +2,13 @@
 
 Outputs: ``pl.DataFrame``, ``pl.LazyFrame`` (streamed to disk with ``sink_parquet``, never collected in
 memory) or ``list[Model]``. Inputs get what their annotation asks for: ``pl.DataFrame``, ``pl.LazyFrame``
-(a lazy scan, so filters push down to the file or S3 range reads), ``list[Model]``, or ``dict[str, X]``
+(a lazy scan, so filters push down to the file or S3 range reads; the only input read by polars'
+own S3 client), ``list[Model]``, or ``dict[str, X]``
 keyed by partition when an input spans several upstream partitions. With several partitions and a
 frame annotation, the partitions are concatenated in partition order.
 """
 
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -116,14 +118,17 @@ class ParquetIOManager(StorageIOManager):
     def _load_many(self, keys: list[str], annotation: Any, context: InputContext) -> Any:
         for key in keys:
             self.require(key, context)
-        lazy = pl.concat([self._scan(key) for key in keys], how="vertical")
         if annotation is pl.LazyFrame:
-            return lazy
+            return pl.concat([self._scan(key) for key in keys], how="vertical")
         where = f"{len(keys)} partitions of {context.asset_key.to_user_string()}"
-        try:
-            frame = lazy.collect()
-        except (pl.exceptions.PolarsError, OSError) as error:
-            raise CorruptParquetError(f"{where}: not readable Parquet: {error}") from error
+        # Downloaded through the storage API (retries, resumed bodies, logged) rather than read by
+        # polars' own object-store client, whose retries an operator cannot see.
+        with tempfile.TemporaryDirectory(prefix="parquet-inputs-") as scratch:
+            paths = self.store.stage_files(keys, Path(scratch))
+            try:
+                frame = pl.concat([pl.read_parquet(path) for path in paths], how="vertical")
+            except (pl.exceptions.PolarsError, OSError) as error:
+                raise CorruptParquetError(f"{where}: not readable Parquet: {error}") from error
         return self._shape(frame, annotation, where)
 
     def _shape(self, frame: pl.DataFrame, annotation: Any, source: str) -> Any:

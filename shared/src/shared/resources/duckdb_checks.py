@@ -85,7 +85,8 @@ class DuckDBChecksResource(DuckDBResource):
         key = object_key(asset.path, partition, "parquet")
         if not storage.exists(key):
             raise ObjectNotFoundError(f"{asset.to_user_string()}: no Parquet to check at {storage.uri(key)}")
-        return pl.read_parquet(storage.polars_path(key), storage_options=storage.polars_options())
+        with storage.local_copy(key) as path:  # the storage API's retries, not polars' silent ones
+            return pl.read_parquet(path)
 
 
 def _evaluate(connection: Any, asset: AssetKey, check: SqlCheck, total_rows: int) -> AssetCheckResult:

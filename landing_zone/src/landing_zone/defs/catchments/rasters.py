@@ -8,7 +8,6 @@ each analysis cell), never read whole at full resolution.
 from __future__ import annotations
 
 import math
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ import numpy as np
 
 from landing_zone.defs.catchments.alignment import Grid
 from shared.rasters.cog import COG_BLOCK_SIZE, copy_to_cog, tiled_gtiff_profile
-from shared.rasters.handles import StoredRaster
+from shared.rasters.handles import StoredRaster, scratch_dir
 
 DEM_NODATA = -9999.0
 
@@ -45,7 +44,7 @@ def resample_dem(source: StoredRaster, resolution_m: float, cache_mb: int) -> Pa
     from rasterio.enums import Resampling
     from rasterio.vrt import WarpedVRT
 
-    destination = Path(tempfile.mkdtemp(prefix="analysis-dem-")) / "analysis_dem.tif"
+    destination = scratch_dir("analysis-dem-") / "analysis_dem.tif"
     cache = {"GDAL_CACHEMAX": cache_mb * 1024 * 1024}
     with rasterio.Env(**cache, **source.gdal_options), rasterio.open(source.gdal_path) as dataset:
         west, south, east, north = dataset.bounds
@@ -88,7 +87,7 @@ def write_cog(values: np.ndarray, like: GridArray, nodata: float, categorical: b
     import rasterio
     from rasterio.windows import Window
 
-    workdir = Path(tempfile.mkdtemp(prefix="catchments-"))
+    workdir = scratch_dir("catchments-")
     staging, destination = workdir / "staging.tif", workdir / "part.tif"
     height, width = values.shape
     profile = tiled_gtiff_profile(width, height, str(values.dtype), like.crs, like.transform, nodata)

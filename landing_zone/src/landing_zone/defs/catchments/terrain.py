@@ -12,7 +12,7 @@ from shared.assets.landing_zone import (
 )
 from shared.k8s.op_tags import K8sOpTags
 from shared.rasters.handles import CogFile, StoredRaster
-from shared.resources.platform import RASTER_IO_MANAGER
+from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.vectors.geoframe import GeoFrame
 
 BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
@@ -41,6 +41,7 @@ def strategy_of(context: dg.AssetExecutionContext) -> str:
 
 @dg.asset(
     key=catchment_key("analysis_dem"),
+    retry_policy=TRANSIENT_STEP_RETRY,
     ins={"dem": dg.AssetIn(key=DTM_CONSOLIDATED)},
     partitions_def=REGIONS,
     io_manager_key=RASTER_IO_MANAGER,
@@ -58,6 +59,7 @@ def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, 
 
 @dg.multi_asset(
     name="condition_dem_and_route_flow",
+    retry_policy=TRANSIENT_STEP_RETRY,
     outs={
         "conditioned_dem": dg.AssetOut(
             key=catchment_key("conditioned_dem"),
@@ -119,6 +121,7 @@ def condition_dem_and_route_flow(
 
 @dg.asset(
     key=catchment_key("flow_accumulation/d8"),
+    retry_policy=TRANSIENT_STEP_RETRY,
     ins={"directions": dg.AssetIn(key=catchment_key("flow_direction"))},
     partitions_def=CATCHMENT_PARTITIONS,
     io_manager_key=RASTER_IO_MANAGER,
@@ -138,6 +141,7 @@ def flow_accumulation_d8(context: dg.AssetExecutionContext, directions: StoredRa
 
 @dg.asset(
     key=catchment_key("flow_accumulation/dinf"),
+    retry_policy=TRANSIENT_STEP_RETRY,
     ins={"dem": dg.AssetIn(key=catchment_key("conditioned_dem"))},
     partitions_def=CATCHMENT_PARTITIONS,
     io_manager_key=RASTER_IO_MANAGER,

@@ -31,7 +31,7 @@ from shared.publication import (
 )
 from shared.rasters.handles import CogFile
 from shared.resources.duckdb_checks import DuckDBChecksResource
-from shared.resources.platform import RASTER_IO_MANAGER
+from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
 
 
@@ -99,6 +99,7 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     def _raw_tiles(self) -> dg.AssetsDefinition:
         @dg.asset(
             key=self.key("raw_tiles"),
+            retry_policy=TRANSIENT_STEP_RETRY,
             ins={"index": dg.AssetIn(key=self.key("wfs_index"))},
             partitions_def=self.sheet_partitions,
             op_tags=K8sOpTags.small(),
@@ -148,6 +149,7 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
 
         @dg.asset(
             key=self.key("converted_tiles"),
+            retry_policy=TRANSIENT_STEP_RETRY,
             ins={"raw": dg.AssetIn(key=self.key("raw_tiles"))},
             partitions_def=self.sheet_partitions,
             check_specs=specs,
@@ -222,6 +224,7 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
 
         @dg.asset(
             key=self.key("consolidated"),
+            retry_policy=TRANSIENT_STEP_RETRY,
             ins={
                 "converted": dg.AssetIn(
                     key=self.key("converted_tiles"),
