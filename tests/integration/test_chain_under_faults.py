@@ -22,7 +22,7 @@ from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from tests.conftest import TEST_BUCKET
 from tests.elevation.test_publication import run_sheets_and_consolidate
-from tests.support.tcp_proxy import TcpProxy, faulty_s3_endpoint  # noqa: F401 - fixture
+from tests.support.tcp_proxy import TcpProxy
 
 REGION = "pilica"
 STRATEGY = dg.MultiPartitionKey({"conditioning": "burn_fill", "region": REGION})
@@ -65,7 +65,7 @@ def test_the_chain_survives_s3_faults_with_identical_objects(
     small_region,
     seaweedfs,
     faulty_s3_endpoint: TcpProxy,
-    caplog: pytest.LogCaptureFixture,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ):
     clean = StorageResource(url=f"s3://{TEST_BUCKET}/chain-clean", endpoint_url=seaweedfs.endpoint_url)
     faulty = StorageResource(

@@ -25,7 +25,6 @@ from tests.conftest import TEST_BUCKET
 from tests.support.tcp_proxy import (
     HTTP_503,
     FaultPlan,
-    faulty_s3_endpoint,  # noqa: F401 - the fixture, used by name
     tcp_proxy,
 )
 

@@ -1,12 +1,14 @@
 """Blocking checks of the reach network: bad topology or catchments must not reach features or models.
 
-Reaches and progressive catchments are checked in DuckDB SQL over their GeoParquet tables (recursive
-queries walk the topology). Reach catchments need geometry and the flow directions, so they are checked
-in Python: one catchment per reach, overlap, and their union against the basin the D8 directions drain
-to the outlets.
+Each check runs in its asset's own step on the candidate layer, before the IO manager publishes it
+(write-audit-publish, :mod:`shared.publication`): a layer that fails a blocking check never replaces the
+published one that analysts open and downstream assets read. Reaches and progressive catchments are
+checked in DuckDB SQL over the candidate's attribute table (recursive queries walk the topology). Reach
+catchments need geometry and the flow directions, so they are checked in Python: one catchment per reach,
+overlap, and their union against the basin the D8 directions drain to the outlets.
 """
 
-from typing import Any
+from collections.abc import Iterator
 
 import dagster as dg
 import polars as pl
@@ -16,13 +18,9 @@ from shared.assets.landing_zone import (
     PROGRESSIVE_CATCHMENTS,
     REACH_CATCHMENTS,
     REACHES,
-    catchment_key,
 )
-from shared.io_managers.partitions import partition_dimensions
-from shared.k8s.op_tags import K8sOpTags
-from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
-from shared.resources.storage import StorageResource
-from shared.storage import Storage, object_key
+from shared.resources.duckdb_checks import SqlCheck
+from shared.vectors.geoframe import GeoFrame
 
 MAX_OVERLAP_FRACTION = 0.0001
 """Reach catchments may overlap by at most 0.01 % of the basin (polygon tracing noise, not real overlap)."""
@@ -69,6 +67,7 @@ REACH_CHECKS = [
         "AND river_id IN (SELECT river_id FROM {table} GROUP BY river_id HAVING count(*) > 1)",
     ),
 ]
+REACH_CHECK_SPECS = [check.spec(REACHES, CATCHMENT_PARTITIONS) for check in REACH_CHECKS]
 
 PROGRESSIVE_CHECKS = [
     SqlCheck(
@@ -109,6 +108,9 @@ PROGRESSIVE_CHECKS = [
         "ON up.downstream_id = down.reach_id WHERE down.progressive_area_km2 < up.progressive_area_km2",
     ),
 ]
+PROGRESSIVE_CHECK_SPECS = [
+    check.spec(PROGRESSIVE_CATCHMENTS, CATCHMENT_PARTITIONS) for check in PROGRESSIVE_CHECKS
+]
 
 CATCHMENT_CHECK_SPECS = [
     dg.AssetCheckSpec(
@@ -126,51 +128,15 @@ CATCHMENT_CHECK_SPECS = [
 ]
 
 
-@dg.multi_asset_check(
-    name="reaches_checks",
-    specs=[check.spec(REACHES, CATCHMENT_PARTITIONS) for check in REACH_CHECKS],
-    op_tags=K8sOpTags.small(),
-)
-def reaches_checks(context: dg.AssetCheckExecutionContext, duckdb: DuckDBChecksResource) -> Any:
-    yield from duckdb.run_checks(REACHES, REACH_CHECKS, CATCHMENT_PARTITIONS, context.partition_key)
-
-
-@dg.multi_asset_check(
-    name="progressive_catchments_checks",
-    specs=[check.spec(PROGRESSIVE_CATCHMENTS, CATCHMENT_PARTITIONS) for check in PROGRESSIVE_CHECKS],
-    op_tags=K8sOpTags.small(),
-)
-def progressive_catchments_checks(
-    context: dg.AssetCheckExecutionContext, duckdb: DuckDBChecksResource
-) -> Any:
-    yield from duckdb.run_checks(
-        PROGRESSIVE_CATCHMENTS, PROGRESSIVE_CHECKS, CATCHMENT_PARTITIONS, context.partition_key
-    )
-
-
-@dg.multi_asset_check(name="reach_catchments_checks", specs=CATCHMENT_CHECK_SPECS, op_tags=K8sOpTags.medium())
-def reach_catchments_checks(context: dg.AssetCheckExecutionContext, storage: StorageResource) -> Any:
-    from landing_zone.defs.catchments.reach_layers import outlet_basin_cells
-
-    store = storage.get_storage()
-    partition = partition_dimensions(CATCHMENT_PARTITIONS, context.partition_key)
-    reaches = _read_layer(store, REACHES, partition)
-    catchments = _read_layer(store, REACH_CATCHMENTS, partition)
-    directions = store.gdal_path(object_key(catchment_key("flow_direction").path, partition, "tif"))
-    basin_cells, cell_km2 = outlet_basin_cells(reaches, directions, store.gdal_options())
-    yield _one_per_reach(reaches.frame, catchments.frame)
-    yield from _coverage_results(catchments, basin_cells * cell_km2)
-
-
-def _read_layer(store: Storage, key: dg.AssetKey, partition: dict[str, str]) -> Any:
-    from shared.vectors.formats import read_geoparquet
-
-    stored = object_key(key.path, partition, "parquet")
-    with store.local_copy(stored) as path:
-        return read_geoparquet(path, store.uri(stored))
+def audit_reach_catchments(
+    reaches: GeoFrame, catchments: GeoFrame, basin_km2: float
+) -> list[dg.AssetCheckResult]:
+    """The reach-catchment checks on a candidate layer, against its reaches and the outlets' D8 basin."""
+    return [_one_per_reach(reaches.frame, catchments.frame), *_coverage_results(catchments, basin_km2)]
 
 
 def _one_per_reach(reaches: pl.DataFrame, catchments: pl.DataFrame) -> dg.AssetCheckResult:
+    """A reach without a catchment (or with an empty one) would vanish from the features silently."""
     counts = catchments.group_by("reach_id").agg(pl.len().alias("catchments"), pl.col("cells").sum())
     joined = reaches.select("reach_id").join(counts, on="reach_id", how="full", coalesce=True)
     bad = joined.filter(
@@ -184,7 +150,8 @@ def _one_per_reach(reaches: pl.DataFrame, catchments: pl.DataFrame) -> dg.AssetC
     )
 
 
-def _coverage_results(catchments: Any, basin_km2: float) -> Any:
+def _coverage_results(catchments: GeoFrame, basin_km2: float) -> Iterator[dg.AssetCheckResult]:
+    """Overlap double-counts water and a union short of the basin loses it: both bias every feature."""
     import shapely
 
     shapes = catchments.geometries()
@@ -207,7 +174,3 @@ def _coverage_results(catchments: Any, basin_km2: float) -> Any:
         passed=bool(deviation <= MAX_UNION_DEVIATION),
         metadata=values | {"deviation_fraction": round(deviation, 6)},
     )
-
-
-def catchment_checks() -> list[dg.AssetChecksDefinition]:
-    return [reaches_checks, reach_catchments_checks, progressive_catchments_checks]

@@ -1,8 +1,11 @@
-"""The catchments domain's definitions: river network, delineation rasters, reach layers and checks."""
+"""The catchments domain's definitions: river network, delineation rasters and reach layers.
+
+The reach layers' checks are declared by the assets themselves (``check_specs``): they run on each
+candidate before it is published, so there are no separate asset checks to register here.
+"""
 
 import dagster as dg
 
-from landing_zone.defs.catchments.checks import catchment_checks
 from landing_zone.defs.catchments.hydrography import rivers, rivers_aligned
 from landing_zone.defs.catchments.network import progressive_catchments, reach_catchments, reaches
 from landing_zone.defs.catchments.terrain import (
@@ -25,6 +28,5 @@ def catchment_definitions() -> dg.Definitions:
             reaches,
             reach_catchments,
             progressive_catchments,
-        ],
-        asset_checks=catchment_checks(),
+        ]
     )

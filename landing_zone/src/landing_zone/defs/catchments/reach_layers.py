@@ -117,11 +117,6 @@ def _links_on_terrain(reaches: list[Reach], into: np.ndarray) -> tuple[dict[str,
     return downstream, moved
 
 
-def reach_catchment_layer(reaches: GeoFrame, directions: StoredRaster) -> GeoFrame:
-    """:func:`reach_catchments_on_grid` on the stored D8 directions."""
-    return reach_catchments_on_grid(reaches, read_grid(directions))
-
-
 def reach_catchments_on_grid(reaches: GeoFrame, grid: GridArray) -> GeoFrame:
     """One (multi)polygon per reach: the cells that drain first to its pour point."""
     pours = reaches.frame.select("pour_x", "pour_y").to_numpy()
@@ -162,11 +157,9 @@ def progressive_layer(catchments: GeoFrame) -> GeoFrame:
     return GeoFrame.from_geometries(attributes, [shape[r] for r in ids], catchments.crs)
 
 
-def outlet_basin_cells(
-    reaches: GeoFrame, directions_path: str, gdal_options: dict[str, str]
-) -> tuple[int, float]:
-    """Cells draining to the network's outlets by the stored D8 directions, and one cell's area in km²."""
+def outlet_basin_km2(reaches: GeoFrame, grid: GridArray) -> float:
+    """Area in km² that drains to the network's outlets by the D8 directions ``grid``: what the reach
+    catchments must tile, delineated independently of them so the check can catch their mistakes."""
     outlets = reaches.frame.filter(pl.col("downstream_id").is_null()).select("pour_x", "pour_y").to_numpy()
-    grid = read_grid(StoredRaster(uri=directions_path, gdal_path=directions_path, gdal_options=gdal_options))
     basins = delineate(flow_from_d8(grid), grid.grid, grid.values.shape, outlets)
-    return int((basins > 0).sum()), grid.grid.cell**2 / 1e6
+    return int((basins > 0).sum()) * grid.grid.cell**2 / 1e6

@@ -1,5 +1,7 @@
 """``{network}/polished_timeseries``: every raw partition of a network polished into one long table,
-with DuckDB checks on the result (uniqueness, continuity, bounds, imputation, flagged fraction)."""
+with DuckDB checks (uniqueness, continuity, bounds, imputation, flagged fraction) run on the candidate in
+the asset's own step: write-audit-publish (shared/publication.py), so a version that fails a blocking
+check never replaces the published series that analysts and downstream assets read."""
 
 from collections.abc import Iterator
 
@@ -10,14 +12,22 @@ from landing_zone.defs.stations.rules import RULES
 from shared.assets.landing_zone import STATION_NETWORKS, station_key
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
+from shared.publication import drop_candidate, failed_blocking, keep_candidate_table, reject
 from shared.resources.duckdb_checks import DuckDBChecksResource, SqlCheck
+from shared.resources.storage import StorageResource
 
 MAX_FLAGGED_FRACTION = 0.25
 
 
 def polished_asset(network: str) -> dg.AssetsDefinition:
+    """The network's polished series; its checks are specs of the asset itself (not a separate asset
+    check run after the IO manager stored it), so they audit the candidate before it is published."""
+    key = station_key(network, "polished_timeseries")
+    sql_checks = polished_sql_checks()
+    specs = [check.spec(key) for check in sql_checks]
+
     @dg.asset(
-        key=station_key(network, "polished_timeseries"),
+        key=key,
         ins={
             "raw": dg.AssetIn(
                 key=station_key(network, "raw_observations"),
@@ -25,31 +35,49 @@ def polished_asset(network: str) -> dg.AssetsDefinition:
                 metadata={ALLOW_MISSING_PARTITIONS: True},
             )
         },
+        check_specs=specs,
         op_tags=K8sOpTags.medium(divider=4),
         kinds={"parquet", "polars"},
         description=f"{network.capitalize()} series on a regular daily index, tested, gap-filled per "
-        "variable and flagged value by value (rules in landing_zone/defs/stations/rules.py).",
+        "variable and flagged value by value (rules in landing_zone/defs/stations/rules.py). "
+        "Published only when its blocking checks pass.",
     )
-    def polished_timeseries(context: dg.AssetExecutionContext, raw: dict[str, pl.DataFrame]) -> pl.DataFrame:
-        from landing_zone.defs.stations.polishing import duplicate_summary, polish
+    def polished_timeseries(
+        storage: StorageResource, duckdb: DuckDBChecksResource, raw: dict[str, pl.DataFrame]
+    ) -> Iterator[dg.AssetCheckResult | dg.Output[pl.DataFrame]]:
+        from landing_zone.defs.stations.polishing import polish
 
         tables = [table for table in raw.values() if table.height]
         polished = polish(pl.concat(tables, how="vertical_relaxed"))
-        counts = polished.group_by("flag").len().sort("flag")
-        context.add_output_metadata(
-            {
-                "flags": dict(zip(counts["flag"], counts["len"].to_list(), strict=True)),
-                "duplicate_values": duplicate_summary(polished),
-                "sources": len(tables),
-                "stations": polished["station"].n_unique(),
-            }
-        )
-        return polished
+        results = list(duckdb.check_frame(key, sql_checks, polished))
+        yield from results
+        store = storage.get_storage()
+        failed = failed_blocking(results, specs)
+        if failed:
+            reject(key, failed, keep_candidate_table(store, key.path, None, polished))
+        yield dg.Output(polished, metadata=polished_metadata(polished, len(tables)))
+        # Published: a candidate kept by an earlier rejection no longer explains what analysts read.
+        drop_candidate(store, key.path, None, "parquet")
 
     return polished_timeseries
 
 
+def polished_metadata(polished: pl.DataFrame, sources: int) -> dict[str, dg.MetadataValue]:
+    """What a reviewer compares between versions: flag counts, duplicate readings, sources, stations."""
+    from landing_zone.defs.stations.polishing import duplicate_summary
+
+    counts = polished.group_by("flag").len().sort("flag")
+    return {
+        "flags": dg.MetadataValue.json(dict(zip(counts["flag"], counts["len"].to_list(), strict=True))),
+        "duplicate_values": dg.MetadataValue.json(duplicate_summary(polished)),
+        "sources": dg.MetadataValue.int(sources),
+        "stations": dg.MetadataValue.int(polished["station"].n_unique()),
+    }
+
+
 def polished_sql_checks() -> list[SqlCheck]:
+    """Each check selects the offending rows; all are blocking, because a series that fails any of them
+    would mislead every analysis read from it, so the last good version stays published instead."""
     bounds = " OR ".join(
         f"(variable = '{rule.variable}' AND (value < {rule.minimum} OR value > {rule.maximum}))"
         for rule in RULES.values()
@@ -91,23 +119,6 @@ def polished_sql_checks() -> list[SqlCheck]:
     ]
 
 
-def polished_checks(network: str) -> dg.AssetChecksDefinition:
-    key = station_key(network, "polished_timeseries")
-    checks = polished_sql_checks()
-
-    @dg.multi_asset_check(
-        name=f"{network}_polished_timeseries_checks",
-        specs=[check.spec(key) for check in checks],
-        op_tags=K8sOpTags.small(),
-    )
-    def polished_timeseries_checks(duckdb: DuckDBChecksResource) -> Iterator[dg.AssetCheckResult]:
-        yield from duckdb.run_checks(key, checks)
-
-    return polished_timeseries_checks
-
-
 def polished_definitions() -> dg.Definitions:
-    return dg.Definitions(
-        assets=[polished_asset(network) for network in STATION_NETWORKS],
-        asset_checks=[polished_checks(network) for network in STATION_NETWORKS],
-    )
+    """Both networks' polished series; their checks come with the assets (``check_specs``)."""
+    return dg.Definitions(assets=[polished_asset(network) for network in STATION_NETWORKS])
