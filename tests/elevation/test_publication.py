@@ -172,6 +172,8 @@ def test_defective_tiles_never_replace_the_published_dtm(
         else:
             row = table.filter(pl.col("tile_id") == tile_id).row(0, named=True)
             assert row["status"] == "kept", defect
+            # The mosaic was made again with the kept tile, passed its checks, and is the same bytes.
+            assert all(evaluations[f"{name}|pilica"].passed for name in ("coverage", "seam_offsets"))
             assert ("zero-byte" if defect == "zero_byte" else "unreadable tif") in row["reason"]
     # The raw layer kept every version the provider delivered, the good one included.
     assert len(raw_versions(store, sheet, tile_id)) == 1 + len(defects)

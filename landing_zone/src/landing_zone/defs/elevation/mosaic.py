@@ -26,6 +26,8 @@ from shared.rasters.handles import scratch_dir
 from shared.storage import Storage
 
 NODATA = -9999.0
+MOSAIC_STATUSES = ("converted", "kept")
+"""Statuses of converted-table rows whose COG the mosaic uses."""
 # Local files only; PAM off so GDAL never writes .aux.xml next to tiles that local storage hands out.
 _LOCAL_GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO"}
 
@@ -100,7 +102,8 @@ def consolidate_region(
     scratch folder that the raster IO manager removes after the upload)."""
     import pyproj
 
-    converted = pl.concat(tables, how="vertical_relaxed").filter(pl.col("status") == "converted")
+    # Fresh tiles and tiles that kept their last published version (a defective re-delivery) alike.
+    converted = pl.concat(tables, how="vertical_relaxed").filter(pl.col("status").is_in(MOSAIC_STATUSES))
     if converted.is_empty():
         raise ValueError("no converted tiles to consolidate")
     workdir = scratch_dir("consolidate-")
