@@ -138,6 +138,17 @@ def test_second_sync_plans_nothing_and_v2_runs_only_new_and_revised_files(
     assert before["air_temperature_c"].max() > 45 > after["air_temperature_c"].max()  # v1 unit error fixed
     assert evaluate(v2, instance, "meteo").run_requests == []
 
+    # The raw layer is append-only: both delivered versions of the revised file are kept by content.
+    store = local_storage.get_storage()
+    prefix = "/".join([*METEO_RAW_OBSERVATIONS.path, f"meteo_sources={revised}", ""])
+    stored = {info.key.rsplit("/", 1)[1]: store.get_bytes(info.key) for info in store.list(prefix)}
+    delivered = [
+        (tmp_path / version / revised.rsplit("_", 1)[1] / f"{revised}.zip").read_bytes()
+        for version in ("v1", "v2")
+    ]
+    for content in delivered:
+        assert stored[f"{revised}.{hashlib.sha256(content).hexdigest()[:16]}.zip"] == content
+
 
 def rename_column(zip_path: Path, old: str, new: str) -> None:
     """Rewrite a provider zip as the provider would after renaming one column."""

@@ -275,7 +275,15 @@ def read_provider_zip(zip_path: Path, network: Network, source: str, work_dir: P
 def store_source(
     store: Storage, key: str, record_key: str, file: RemoteFile, fetched: FetchResult
 ) -> ObjectInfo:
-    """Put the fetched file unchanged under ``key``, then its record (what the next plan compares)."""
+    """Put the fetched file unchanged under ``key``, then its record (what the next plan compares).
+
+    The raw layer is append-only: every delivered version is also kept under its content-addressed
+    name (``{name}.{sha256, 16 digits}.{ext}``), so a revised file never erases the version it revises;
+    ``key`` always holds the current one, which readers and the record refer to.
+    """
+    versioned = str(PurePosixPath(key).with_stem(f"{PurePosixPath(key).stem}.{fetched.sha256[:16]}"))
+    if not store.exists(versioned):
+        store.put_file(fetched.path, versioned)
     info = store.put_file(fetched.path, key)
     record = SourceRecord(
         name=file.name,
