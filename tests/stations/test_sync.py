@@ -179,9 +179,10 @@ def test_renamed_column_fails_its_partition_and_changes_nothing_stored(small_reg
     tick(defs, instance, "meteo")
     source = f"{OTHER_STATION}_2022"
     stored = snapshot(local_storage, "meteo/raw_observations/")
+    delivered = hashlib.sha256((provider / "2022" / f"{source}.zip").read_bytes()).hexdigest()[:16]
     assert set(stored) == {
         f"meteo/raw_observations/meteo_sources={source}/{name}"
-        for name in (f"{source}.zip", "source.json", "part.parquet")
+        for name in (f"{source}.zip", f"{source}.{delivered}.zip", "source.json", "part.parquet")
     }
     assert (
         stored[f"meteo/raw_observations/meteo_sources={source}/{source}.zip"]

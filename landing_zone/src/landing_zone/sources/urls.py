@@ -21,6 +21,24 @@ def redact_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def without_userinfo(url: str) -> str:
+    """The URL without ``user:token@``: what may be stored in a table analysts can read."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def with_userinfo_of(url: str, origin: str) -> str:
+    """``url`` with ``origin``'s ``user:token@`` when both name the same scheme, host and port.
+
+    The credentials of a configured source URL (from the environment) then reach the tiles it lists
+    without ever being stored with them, and never a host the source did not name.
+    """
+    target, source = urlsplit(url), urlsplit(origin)
+    userinfo, _, host = source.netloc.rpartition("@")
+    same_origin = (target.scheme, target.netloc) == (source.scheme, host)
+    return urlunsplit(target._replace(netloc=f"{userinfo}@{host}")) if userinfo and same_origin else url
+
+
 def scheme_of(url: str) -> str:
     """``"file"``, ``"http"``, ``"https"`` or ``"s3"`` (lower case); a plain path is ``"file"``.
 

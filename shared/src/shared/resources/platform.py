@@ -37,7 +37,9 @@ The storage API already retries each request and body read a few times within se
 (:class:`shared.storage.StorageUnavailableError` means those were spent); this rides out longer outages:
 the step runs again after about 30 s, then about 60 s (each +- jitter so that the steps of a backfill do not
 return in lockstep), at most 3 runs in all. Only for idempotent steps (every platform write is an atomic
-overwrite); deterministic failures (a blocking check, bad input) would just fail three times.
+overwrite). Dagster retries any exception but a ``Failure(allow_retries=False)``: a rejected candidate
+(:class:`shared.publication.CandidateRejected`) is not retried, but other deterministic failures (bad
+input) run three times, so attach it to steps that read storage, not to those that validate sources.
 """
 
 

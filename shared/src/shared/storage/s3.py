@@ -224,6 +224,8 @@ class S3Storage(Storage):
         if progress.size is not None and offset >= progress.size:
             return
         resume = {"Range": f"bytes={offset}-", "IfMatch": progress.etag} if offset and progress.etag else {}
+        if offset and not resume:
+            progress.restart()  # without an ETag a resume could splice two versions: read it whole again
         response = self.client.get_object(Bucket=self.bucket, Key=self._object_key(key), **resume)
         if not resume:
             progress.etag, progress.size = response.get("ETag"), int(response["ContentLength"])

@@ -5,6 +5,7 @@ import dagster as dg
 
 from landing_zone.defs.catchments.alignment import OffsetEstimate
 from landing_zone.resources.sources import SourcesResource
+from landing_zone.sources.urls import redact_url
 from shared.assets.landing_zone import REGIONS, catchment_key, hydrography_key
 from shared.k8s.op_tags import K8sOpTags
 from shared.rasters.handles import StoredRaster
@@ -32,7 +33,7 @@ def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFr
     url = sources.rivers_url.replace("{region}", context.partition_key)
     network = read_rivers(url, sources.allowed_prefixes("rivers", url))
     context.add_output_metadata(
-        {"source_url": url, "rivers": network.layer.frame.height} | network.metadata()
+        {"source_url": redact_url(url), "rivers": network.layer.frame.height} | network.metadata()
     )
     return network.layer
 

@@ -32,7 +32,7 @@ import numpy as np
 import polars as pl
 
 from landing_zone.defs.catchments.reaches import RiverLine
-from landing_zone.sources import fetch
+from landing_zone.sources import fetch, redact_url
 from shared.vectors.geoframe import GeoFrame
 from shared.vectors.lines import drop_repeated_vertices, remove_loops
 
@@ -81,8 +81,8 @@ def read_rivers(url: str, allowed_prefixes: Sequence[str] | None = None) -> Rive
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as error:
-            raise RiverSourceError(f"{url}: not a GeoJSON document: {error}") from error
-    return parse_river_network(document, url)
+            raise RiverSourceError(f"{redact_url(url)}: not a GeoJSON document: {error}") from error
+    return parse_river_network(document, redact_url(url))
 
 
 def parse_rivers(document: dict[str, Any], source: str) -> GeoFrame:

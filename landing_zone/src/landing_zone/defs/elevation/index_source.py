@@ -35,6 +35,7 @@ from landing_zone.sources import (
     redact_url,
 )
 from landing_zone.sources.confinement import refusal
+from landing_zone.sources.urls import without_userinfo
 
 INDEX_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
     "tile_id": pl.String,
@@ -187,7 +188,7 @@ def _row(entry: TileIndexEntry, index_url: str, allowed: tuple[str, ...], where:
         "map_sheet": entry.map_sheet,
         "region": entry.region,
         "format": entry.format,
-        "url": url,
+        "url": without_userinfo(url),  # the table is readable by analysts: no credentials in it
         "crs": entry.crs,
         "west": entry.bbox[0],
         "south": entry.bbox[1],

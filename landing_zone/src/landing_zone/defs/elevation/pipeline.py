@@ -52,6 +52,11 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     gdal_cachemax_mb: int = Field(
         default=256, description="GDAL block cache per op; consolidation peaks near 2x this + 250 MB."
     )
+    max_retired_fraction: float = Field(
+        default=0.5,
+        description="Largest share of the sheets one index update may withdraw; more is taken for a broken "
+        "index and retires nothing.",
+    )
     download_workers: int = Field(default=8, description="Parallel downloads per sheet.")
     convert_workers: int = Field(default=2, description="Parallel conversions per sheet.")
 
@@ -112,9 +117,13 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
             storage: StorageResource,
             sources: SourcesResource,
             index: pl.DataFrame,
-        ) -> dg.Output[pl.DataFrame]:
+        ) -> Iterator[dg.Output[pl.DataFrame]]:
             from landing_zone.defs.elevation.index_source import INDEX_SCHEMA, sheet_fingerprints
-            from landing_zone.defs.elevation.retirement import retire_tiles
+            from landing_zone.defs.elevation.retirement import (
+                clear_tombstones,
+                withdrawn_rows,
+                write_tombstones,
+            )
             from landing_zone.defs.elevation.tile_work import RAW_COLUMNS, download_tile, stage_table
             from shared.publication import published_table
             from shared.workers import WorkerPool
@@ -130,16 +139,20 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
             pool = WorkerPool(max_workers=self.download_workers, logger=context.log, name="download")
             report = pool.run(
                 tiles.to_dicts(),
-                lambda row: download_tile(row, store, path, partition, allowed),
+                lambda row: download_tile(row, store, path, partition, allowed, index_url),
                 key=lambda row: row["tile_id"],
             )
             report.raise_if_failures()
             rows = {row["tile_id"]: row for row in tiles.to_dicts()}
             table = stage_table(report, rows, previous, {**INDEX_SCHEMA, **RAW_COLUMNS})
-            retired = retire_tiles(store, path, partition, previous, set(rows), "no longer in the index")
+            withdrawn = withdrawn_rows(previous, set(rows))
             fingerprint = sheet_fingerprints(tiles, partition["region"]).get(partition["map_sheet"], "")
+            retired = [] if withdrawn is None else sorted(withdrawn["tile_id"].to_list())
             metadata = {**report.to_metadata(), "sheet_fingerprint": fingerprint, "retired_tiles": retired}
-            return dg.Output(table, metadata=metadata)
+            yield dg.Output(table, metadata=metadata)
+            # Published: only now do the withdrawn tiles become retired (and returning ones not).
+            write_tombstones(store, path, partition, withdrawn, "no longer in the index")
+            clear_tombstones(store, path, partition, set(rows))
 
         return raw_tiles
 

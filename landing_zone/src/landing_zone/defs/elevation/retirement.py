@@ -2,10 +2,13 @@
 
 The raw layer is append-only, so a withdrawn tile's raw objects stay, and a tombstone beside them says
 they are retired, since when and why (``{tile_id}.retired.json``): an auditor can still read what was
-delivered, and nothing downstream lists it. The converted layer is derived: a withdrawn sheet's
-converted objects and table are deleted, so no later consolidation can mosaic them (or the hole they
-leave) by accident. Withdrawn tiles of a sheet that remains are dropped from its converted table on the
-sheet's next run, and their COGs deleted as superseded versions.
+delivered, and nothing downstream lists it. Tombstones are written once the sheet's new raw table is
+published, and removed when the provider lists the tile again.
+
+The converted layer is derived: a withdrawn sheet's raw table (its listing) and its converted objects
+and table are deleted, so no later consolidation can mosaic them (or the hole they leave) by accident,
+and a sheet listed again later runs again. Withdrawn tiles of a sheet that remains are dropped from its
+converted table on the sheet's next run, and their COGs deleted as superseded versions.
 """
 
 from __future__ import annotations
@@ -21,28 +24,50 @@ from shared.storage import Storage, object_key
 TOMBSTONE_SUFFIX = "retired"
 
 
-def retire_tiles(
+def withdrawn_rows(previous: pl.DataFrame | None, current: set[str]) -> pl.DataFrame | None:
+    """The rows of the last raw table whose tiles are no longer in ``current``."""
+    if previous is None:
+        return None
+    return previous.filter(~pl.col("tile_id").is_in(sorted(current)))
+
+
+def write_tombstones(
     storage: Storage,
     raw_path: Sequence[str],
     partition: dict[str, str],
-    previous: pl.DataFrame | None,
-    current: set[str],
+    rows: pl.DataFrame | None,
     reason: str,
 ) -> list[str]:
-    """Write a tombstone for each tile of ``previous`` (the last raw table) that is not in ``current``."""
-    if previous is None:
+    """A ``{tile_id}.retired.json`` tombstone beside the raw objects of each row; returns the tile ids."""
+    if rows is None:
         return []
-    retired = previous.filter(~pl.col("tile_id").is_in(sorted(current)))
-    for row in retired.iter_rows(named=True):
+    for row in rows.iter_rows(named=True):
         tombstone = {
             "tile_id": row["tile_id"],
             "retired_at": datetime.now(UTC).isoformat(),
             "reason": reason,
             "objects": [key for key in (row.get("raw_key"), row.get("prj_key")) if key],
         }
-        key = object_key(raw_path, partition, "json", name=f"{row['tile_id']}.{TOMBSTONE_SUFFIX}")
-        storage.put_bytes(json.dumps(tombstone, indent=1).encode(), key)
-    return sorted(retired["tile_id"].to_list())
+        storage.put_bytes(
+            json.dumps(tombstone, indent=1).encode(), _tombstone_key(raw_path, partition, row["tile_id"])
+        )
+    return sorted(rows["tile_id"].to_list())
+
+
+def clear_tombstones(
+    storage: Storage, raw_path: Sequence[str], partition: dict[str, str], current: set[str]
+) -> None:
+    """Remove the tombstones of tiles the provider lists again: they are no longer retired."""
+    prefix = _tombstone_key(raw_path, partition, "x").rsplit("/", 1)[0] + "/"
+    suffix = f".{TOMBSTONE_SUFFIX}.json"
+    for info in list(storage.list(prefix)):
+        name = info.key.rsplit("/", 1)[1]
+        if name.endswith(suffix) and name.removesuffix(suffix) in current:
+            storage.delete(info.key)
+
+
+def _tombstone_key(raw_path: Sequence[str], partition: dict[str, str], tile_id: str) -> str:
+    return object_key(raw_path, partition, "json", name=f"{tile_id}.{TOMBSTONE_SUFFIX}")
 
 
 def retire_sheet(
@@ -56,7 +81,10 @@ def retire_sheet(
     from shared.publication import published_table
 
     raw = published_table(storage, raw_path, partition)
-    retired = retire_tiles(storage, raw_path, partition, raw, set(), reason)
+    retired = write_tombstones(storage, raw_path, partition, raw, reason)
+    # The raw objects stay (append-only), but the sheet no longer lists them: should the provider list
+    # the sheet again, nothing says it is already materialised, so it runs again.
+    storage.delete(object_key(raw_path, partition, "parquet"))
     prefix = object_key(converted_path, partition, "parquet").rsplit("/", 1)[0] + "/"
     deleted = sum(storage.delete(info.key) for info in list(storage.list(prefix)))
     return {"tombstoned_tiles": len(retired), "deleted_converted_objects": deleted}

@@ -1,13 +1,16 @@
 """Keep the sheet partitions equal to the provider's index and request work for what changed.
 
-Each tick reads the live index. Dynamic partitions are added and deleted so the set always equals the
-index's sheets. Sheets are only run once the stored ``wfs_index`` snapshot matches the live index (its
-materialisation records a fingerprint): if it does not, the tick requests the snapshot first and the
-sheet runs follow on a later tick, so a run never reads a stale index. Each sheet's last fingerprint
-comes from the cursor or, where the cursor does not know it (a new daemon, a reset cursor), from the
-``sheet_fingerprint`` that the sheet's latest ``raw_tiles`` materialisation recorded: only new or
-changed sheets run, and a restarted sensor requests nothing that is already materialised. A withdrawn
-sheet's objects are retired (:mod:`.retirement`) when its partitions are deleted.
+Each tick reads the live index and registers new sheets at once. Sheets are only run once the stored
+``wfs_index`` snapshot matches the live index (its materialisation records a fingerprint): if it does
+not, the tick requests the snapshot first and the sheet runs follow on a later tick, so a run never
+reads a stale index. Likewise a sheet is only retired (partitions deleted, objects retired by
+:mod:`.retirement`) once the snapshot confirms its withdrawal, and never more than
+``max_retired_fraction`` of the sheets at once.
+
+Each sheet's last fingerprint comes from the cursor or, where the cursor does not know it (a new
+daemon, a reset cursor), from the ``sheet_fingerprint`` of the sheet's latest ``raw_tiles``
+materialisation: only new or changed sheets run, and a restarted sensor requests nothing that is
+already materialised.
 """
 
 import json
@@ -46,25 +49,26 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         partition_requests = []
         if wanted - registered:
             partition_requests.append(pipeline.sheets.build_add_request(sorted(wanted - registered)))
-        if registered - wanted:
-            partition_requests.append(pipeline.sheets.build_delete_request(sorted(registered - wanted)))
-            for sheet in sorted(registered - wanted):
-                for region in REGIONS.get_partition_keys():
-                    partition = {"map_sheet": sheet, "region": region}
-                    counts = retire_sheet(
-                        storage.get_storage(),
-                        sheet_assets[0].path,
-                        sheet_assets[1].path,
-                        partition,
-                        "withdrawn",
-                    )
-                    context.log.info(f"retired sheet {sheet} in {region}: {counts}")
         live = index_fingerprint(index)
         if _stored_fingerprint(context, index_key) != live:
             return dg.SensorResult(
                 run_requests=[dg.RunRequest(run_key=f"index-{live}", asset_selection=[index_key])],
                 dynamic_partitions_requests=partition_requests,
             )
+        # Only a withdrawal that the stored snapshot confirms (a second, recorded read) retires data.
+        withdrawn = _confirmed_withdrawals(
+            context, registered - wanted, len(registered), pipeline.max_retired_fraction
+        )
+        if withdrawn:
+            partition_requests.append(pipeline.sheets.build_delete_request(withdrawn))
+            for sheet in withdrawn:
+                for region in REGIONS.get_partition_keys():
+                    partition = {"map_sheet": sheet, "region": region}
+                    store = storage.get_storage()
+                    counts = retire_sheet(
+                        store, sheet_assets[0].path, sheet_assets[1].path, partition, "withdrawn"
+                    )
+                    context.log.info(f"retired sheet {sheet} in {region}: {counts}")
         current = {
             f"{sheet}|{region}": fingerprint
             for region in REGIONS.get_partition_keys()
@@ -72,7 +76,9 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         }
         seen = json.loads(context.cursor) if context.cursor else {}
         unknown = [name for name in current if name not in seen and name.split("|")[0] in registered]
-        seen |= _materialized_fingerprints(context.instance, sheet_assets[0], unknown)
+        seen |= _listed_in_storage(
+            storage, sheet_assets[0], _materialized_fingerprints(context.instance, sheet_assets[0], unknown)
+        )
         runs = [
             dg.RunRequest(
                 run_key=f"{name}|{fingerprint}",
@@ -120,3 +126,38 @@ def _materialized_fingerprints(
             break
         cursor = page.cursor
     return found
+
+
+def _confirmed_withdrawals(
+    context: dg.SensorEvaluationContext, withdrawn: set[str], registered: int, max_fraction: float
+) -> list[str]:
+    """The withdrawn sheets to retire now; none when they are more than ``max_fraction`` of the sheets.
+
+    A provider's index that suddenly lacks most sheets is far more likely broken than a real withdrawal;
+    retiring is not undone by the next good index, so such a tick retires nothing and says why.
+    """
+    if not withdrawn:
+        return []
+    if len(withdrawn) > max_fraction * registered:
+        context.log.warning(
+            f"the index withdraws {len(withdrawn)} of {registered} sheets (more than {max_fraction:.0%}): "
+            "nothing retired; raise max_retired_fraction if this is a real withdrawal"
+        )
+        return []
+    return sorted(withdrawn)
+
+
+def _listed_in_storage(
+    storage: StorageResource, key: dg.AssetKey, fingerprints: dict[str, str]
+) -> dict[str, str]:
+    """The fingerprints of sheets whose raw table is still stored (a retired sheet's is deleted)."""
+    from shared.storage import object_key
+
+    store = storage.get_storage()
+    return {
+        name: fingerprint
+        for name, fingerprint in fingerprints.items()
+        if store.exists(
+            object_key(key.path, dict(zip(("map_sheet", "region"), name.split("|"), strict=True)), "parquet")
+        )
+    }

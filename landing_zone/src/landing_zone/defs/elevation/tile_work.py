@@ -7,9 +7,9 @@ Objects are named by content, so nothing stored is ever overwritten by a differe
 
 - raw: ``{tile_id}.{sha256 of the bytes, 16 digits}.{ext}``. The raw layer is append-only: a
   re-download with another checksum becomes a new object beside the old one.
-- converted: ``{tile_id}.{digest of raw checksum and conversion settings}.tif``. A candidate that fails
-  its checks lies beside the published tiles without replacing any; the published table says which
-  objects are current.
+- converted: ``{tile_id}.{digest of raw checksum, conversion settings, conversion and GDAL version}.tif``,
+  written only when that key holds nothing yet. A candidate that fails its checks lies beside the
+  published tiles without replacing any; the published table says which objects are current.
 
 A tile that cannot be downloaded or converted this time keeps its last published version (status
 ``kept``, with the reason), so one defective re-download never punches a hole into the mosaic.
@@ -21,6 +21,7 @@ import hashlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +45,15 @@ def download_tile(
     raw_path: list[str],
     partition: dict[str, str],
     allowed_prefixes: Sequence[str],
+    index_url: str,
 ) -> dict[str, Any]:
     """Fetch one tile (and an ASC's ``.prj`` when the provider has one) into the raw layer, unchanged.
 
-    Both fetches, and any redirect they meet, are confined to the provider's ``allowed_prefixes``.
+    Both fetches, and any redirect they meet, are confined to the provider's ``allowed_prefixes``; the
+    index URL's credentials, if it has any, are lent to tiles on the index's own host only.
     """
     from landing_zone.sources import FetchError, check_name, fetch
+    from landing_zone.sources.urls import with_userinfo_of
 
     tile_id = check_name(row["tile_id"])
     if row.get("refused_reason"):
@@ -57,7 +61,7 @@ def download_tile(
     with tempfile.TemporaryDirectory(prefix="raw-tile-") as scratch:
         try:
             result = fetch(
-                row["url"],
+                with_userinfo_of(row["url"], index_url),
                 Path(scratch) / f"{tile_id}.{row['format']}",
                 allowed_prefixes=allowed_prefixes,
                 what=f"tile {tile_id!r}",
@@ -67,7 +71,7 @@ def download_tile(
         key = _store_version(storage, result.path, raw_path, partition, tile_id, row["format"], result.sha256)
         prj_key = None
         if row["format"] == "asc":
-            prj_url = row["url"].rsplit(".", 1)[0] + ".prj"
+            prj_url = with_userinfo_of(row["url"].rsplit(".", 1)[0] + ".prj", index_url)
             try:
                 prj = fetch(
                     prj_url,
@@ -127,7 +131,8 @@ def convert_raw_tile(
             raise TileDefect(f"{raw.name}: converted file is not a valid COG: {errors}")
         version = _conversion_digest(row["sha256"], settings)
         key = object_key(converted_path, partition, "tif", name=f"{row['tile_id']}.{version}")
-        info = storage.put_file(cog, key)
+        # Never replace a stored version: the key names the same raw bytes, settings and code.
+        info = storage.stat(key) if storage.exists(key) else storage.put_file(cog, key)
     return {
         **asdict(stats),
         "status": "converted",
@@ -140,9 +145,17 @@ def convert_raw_tile(
     }
 
 
+CONVERSION_VERSION = 1
+"""Raise when the conversion's output changes for the same input and settings (a new algorithm), so
+the new tiles get new keys instead of replacing published ones before their checks ran."""
+
+
 def _conversion_digest(raw_sha256: str, settings: ConversionSettings) -> str:
-    """Names a converted tile by what it was made from: the same raw bytes and settings, the same key."""
-    return hashlib.sha256(f"{raw_sha256}|{settings!r}".encode()).hexdigest()[:DIGEST_DIGITS]
+    """Names a converted tile by what it was made from: raw bytes, settings, conversion and GDAL version."""
+    import rasterio
+
+    made_from = f"{raw_sha256}|{settings!r}|{CONVERSION_VERSION}|{rasterio.__gdal_version__}"
+    return hashlib.sha256(made_from.encode()).hexdigest()[:DIGEST_DIGITS]
 
 
 RAW_COLUMNS = {
@@ -213,9 +226,18 @@ def _usable_rows(previous: pl.DataFrame | None) -> dict[str, dict[str, Any]]:
     return {row["tile_id"]: row for row in usable.iter_rows(named=True)}
 
 
+SUPERSEDED_GRACE = timedelta(hours=1)
+"""How long an unlisted tile object is left alone: a run of the same sheet still in flight (a backfill
+beside a sensor run) may have written it without having published its table yet."""
+
+
 def unreferenced_objects(storage: Storage, prefix: str, tables: list[pl.DataFrame], column: str) -> list[str]:
-    """Tile objects under ``prefix`` that none of ``tables`` lists: superseded versions to delete."""
+    """Tile objects under ``prefix`` that none of ``tables`` lists and that are older than the grace
+    period: superseded versions to delete."""
     referenced = {key for table in tables for key in table[column].drop_nulls().to_list()}
+    cutoff = datetime.now(UTC) - SUPERSEDED_GRACE
     return [
-        info.key for info in storage.list(prefix) if info.key.endswith(".tif") and info.key not in referenced
+        info.key
+        for info in storage.list(prefix)
+        if info.key.endswith(".tif") and info.key not in referenced and info.modified < cutoff
     ]

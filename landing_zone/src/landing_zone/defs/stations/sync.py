@@ -279,11 +279,15 @@ def store_source(
 
     The raw layer is append-only: every delivered version is also kept under its content-addressed
     name (``{name}.{sha256, 16 digits}.{ext}``), so a revised file never erases the version it revises;
-    ``key`` always holds the current one, which readers and the record refer to.
+    ``key`` always holds the current one, which readers and the record refer to. A current version
+    stored before versions were kept is given its own content-addressed copy before it is replaced.
     """
-    versioned = str(PurePosixPath(key).with_stem(f"{PurePosixPath(key).stem}.{fetched.sha256[:16]}"))
-    if not store.exists(versioned):
-        store.put_file(fetched.path, versioned)
+    if store.exists(key):
+        current = store.get_bytes(key)  # provider files are small (one station-year)
+        _keep_version(
+            store, key, hashlib.sha256(current).hexdigest(), lambda name: store.put_bytes(current, name)
+        )
+    _keep_version(store, key, fetched.sha256, lambda name: store.put_file(fetched.path, name))
     info = store.put_file(fetched.path, key)
     record = SourceRecord(
         name=file.name,
@@ -295,6 +299,14 @@ def store_source(
     )
     store.put_bytes(record.model_dump_json(indent=2).encode(), record_key)
     return info
+
+
+def _keep_version(store: Storage, key: str, sha256: str, put: Callable[[str], ObjectInfo]) -> None:
+    """Store one version under ``{stem}.{sha256[:16]}{suffix}`` beside ``key`` unless it is there."""
+    path = PurePosixPath(key)
+    versioned = str(path.with_stem(f"{path.stem}.{sha256[:16]}"))
+    if not store.exists(versioned):
+        put(versioned)
 
 
 def ingest(
