@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from landing_zone.sources import FetchError, fetch
+from landing_zone.sources import FetchError, SourceNotFound, fetch
 from shared.testing.seaweedfs import SeaweedFS
 from shared.workers import RetryPolicy
 from tests.conftest import TEST_BUCKET
@@ -39,7 +39,7 @@ def test_local_file_and_file_url(tmp_path: Path) -> None:
 
 
 def test_missing_local_file_fails(tmp_path: Path) -> None:
-    with pytest.raises(FetchError, match="No such file"):
+    with pytest.raises(SourceNotFound, match="No such file"):
         fetch(str(tmp_path / "absent.asc"), tmp_path / "out" / "x.asc")
     assert _only_file(tmp_path / "out") == []
 
@@ -89,7 +89,7 @@ def test_persistent_5xx_gives_up_and_leaves_no_file(
 
 
 def test_404_fails_at_once(server: ScriptedServer, tmp_path: Path, fast_retry: RetryPolicy) -> None:
-    with pytest.raises(FetchError, match=r"/t/missing\.asc: HTTP 404"):
+    with pytest.raises(SourceNotFound, match=r"/t/missing\.asc: HTTP 404"):
         fetch(server.url("/t/missing.asc"), tmp_path / "x.asc", retry=fast_retry)
     assert len(server.requests_to("/t/missing.asc")) == 1
     assert _only_file(tmp_path) == []
@@ -224,7 +224,7 @@ def test_s3_download(seaweedfs: SeaweedFS, tmp_path: Path, fast_retry: RetryPoli
 
 def test_s3_missing_key_fails_at_once(seaweedfs: SeaweedFS, tmp_path: Path, fast_retry: RetryPolicy) -> None:
     with pytest.raises(
-        FetchError, match=rf"s3://{TEST_BUCKET}/sources/absent\.asc: S3 NoSuchKey \(HTTP 404\)"
+        SourceNotFound, match=rf"s3://{TEST_BUCKET}/sources/absent\.asc: S3 NoSuchKey \(HTTP 404\)"
     ):
         fetch(f"s3://{TEST_BUCKET}/sources/absent.asc", tmp_path / "x.asc", retry=fast_retry)
     assert _only_file(tmp_path) == []

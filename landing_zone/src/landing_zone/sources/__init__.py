@@ -8,7 +8,7 @@ chooses confined to that provider's allowed prefixes (:mod:`landing_zone.sources
 
 from landing_zone.sources.confinement import SourceUrlRefused, confine_url, provider_root
 from landing_zone.sources.fetch import FetchResult, fetch
-from landing_zone.sources.http import DEFAULT_RETRY, FetchError, redact_url
+from landing_zone.sources.http import DEFAULT_RETRY, FetchError, SourceNotFound, redact_url
 from landing_zone.sources.listing_sync import (
     RemoteFile,
     StoredState,
@@ -39,6 +39,7 @@ __all__ = [
     "OfflineSchemaError",
     "PlatformStacIO",
     "RemoteFile",
+    "SourceNotFound",
     "SourceUrlRefused",
     "StoredState",
     "SyncPlan",

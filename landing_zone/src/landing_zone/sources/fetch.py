@@ -29,6 +29,7 @@ import urllib3
 from landing_zone.sources.confinement import confine_url, url_guard
 from landing_zone.sources.http import (
     FetchError,
+    SourceNotFound,
     TransientError,
     UrlGuard,
     header_size,
@@ -178,7 +179,10 @@ def _fetch_file(
                 part.write(chunk)
             modified = os.fstat(source.fileno()).st_mtime
     except OSError as error:
-        raise FetchError(f"{redact_url(url)}: {error.strerror or error}") from error
+        missing = isinstance(error, FileNotFoundError)
+        raise (SourceNotFound if missing else FetchError)(
+            f"{redact_url(url)}: {error.strerror or error}"
+        ) from error
     return _Origin(attempts=1, last_modified=datetime.fromtimestamp(modified, UTC))
 
 

@@ -60,6 +60,14 @@ class FetchError(RuntimeError):
     """A source could not be fetched, or what arrived did not verify; the message names the redacted URL."""
 
 
+class SourceNotFound(FetchError):  # noqa: N818 - a FetchError, named for what the source said
+    """The source says the file does not exist (HTTP 404 or 410, no such local file, no such S3 key).
+
+    Distinct from other failures so that optional companions (an ASC tile's ``.prj``) may be absent,
+    while a refused, broken or unreachable one still counts as a failure.
+    """
+
+
 class TransientError(Exception):
     """A failure that another attempt may not meet: a lost connection, a timeout, HTTP 429 or 5xx.
 
@@ -196,7 +204,8 @@ def _checked_status(
     failure = f"HTTP {response.status} {response.reason or ''}".rstrip()
     if response.status == 429 or response.status >= 500:
         raise TransientError(failure, retry_after)
-    raise FetchError(f"{redact_url(url)}: {failure}")
+    missing = response.status in (404, 410)
+    raise (SourceNotFound if missing else FetchError)(f"{redact_url(url)}: {failure}")
 
 
 def _redirect_target(url: str, current: str, location: str, guard: UrlGuard | None) -> str:

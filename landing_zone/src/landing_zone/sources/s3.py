@@ -16,7 +16,7 @@ import os
 from functools import lru_cache
 from typing import Any
 
-from landing_zone.sources.http import FetchError, TransientError
+from landing_zone.sources.http import FetchError, SourceNotFound, TransientError
 from landing_zone.sources.urls import redact_url
 
 _TRANSIENT_CODES = {"SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "InternalError"}
@@ -63,7 +63,8 @@ def s3_failure(error: Exception, url: str) -> Exception:
         failure = f"S3 {code} (HTTP {status})"
         if status == 429 or status >= 500 or code in _TRANSIENT_CODES:
             return TransientError(failure)
-        return FetchError(f"{redact_url(url)}: {failure}")
+        missing = code in ("NoSuchKey", "NotFound", "404")
+        return (SourceNotFound if missing else FetchError)(f"{redact_url(url)}: {failure}")
     if isinstance(error, BotoConnectionError | HTTPClientError | IncompleteReadError):
         return TransientError(f"{type(error).__name__}: {error}")
     if isinstance(error, BotoCoreError):

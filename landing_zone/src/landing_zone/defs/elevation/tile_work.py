@@ -52,7 +52,7 @@ def download_tile(
     Both fetches, and any redirect they meet, are confined to the provider's ``allowed_prefixes``; the
     index URL's credentials, if it has any, are lent to tiles on the index's own host only.
     """
-    from landing_zone.sources import FetchError, check_name, fetch
+    from landing_zone.sources import FetchError, SourceNotFound, check_name, fetch
     from landing_zone.sources.urls import with_userinfo_of
 
     tile_id = check_name(row["tile_id"])
@@ -79,8 +79,10 @@ def download_tile(
                     allowed_prefixes=allowed_prefixes,
                     what=f"tile {tile_id!r}",
                 )
-            except FetchError:
-                prj = None
+            except SourceNotFound:
+                prj = None  # optional: the index's CRS applies (a refused or failed one skips the tile)
+            except FetchError as error:
+                raise TileUnavailable(f"{tile_id}: its .prj could not be fetched: {error}") from error
             if prj is not None:
                 prj_key = _store_version(storage, prj.path, raw_path, partition, tile_id, "prj", prj.sha256)
     return {
