@@ -4,11 +4,11 @@ from shared.workers.pool import (
     ItemResult,
     Outcome,
     PoolReport,
-    RetryPolicy,
     SkipItem,
     WorkerPool,
     WorkerPoolError,
 )
+from shared.workers.retry import RetryPolicy
 
 __all__ = [
     "ItemResult",
