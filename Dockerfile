@@ -24,6 +24,9 @@ COPY pyproject.toml uv.lock ./
 COPY shared/pyproject.toml shared/pyproject.toml
 COPY landing_zone/pyproject.toml landing_zone/pyproject.toml
 COPY discharge_model/pyproject.toml discharge_model/pyproject.toml
+# devtools/ (platform-dev: sample region, demo, SeaweedFS) is a workspace member in no image: its
+# pyproject only, so that `uv sync --locked` sees the whole workspace; .dockerignore keeps its sources out.
+COPY devtools/pyproject.toml devtools/pyproject.toml
 
 FROM builder AS build-landing-zone
 RUN --mount=type=cache,target=/root/.cache/uv \

@@ -20,7 +20,8 @@ help:
 
 env: $(VENV)/.synced
 
-$(VENV)/.synced: pyproject.toml uv.lock shared/pyproject.toml landing_zone/pyproject.toml discharge_model/pyproject.toml
+$(VENV)/.synced: pyproject.toml uv.lock shared/pyproject.toml landing_zone/pyproject.toml discharge_model/pyproject.toml \
+		devtools/pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	$(UV) sync --locked --python 3.11
 	@touch $@
@@ -33,12 +34,12 @@ SAMPLE_REGION ?= $(CURDIR)/.sources/sample-region
 export PLATFORM_SAMPLE_REGION := $(SAMPLE_REGION)
 
 $(SAMPLE_REGION)/truth/manifest.json: | env
-	$(BIN)/python -m landing_zone.sample_region build --out $(SAMPLE_REGION) --size small --seed 1
+	$(BIN)/python -m platform_dev.sample_region build --out $(SAMPLE_REGION) --size small --seed 1
 
 demo: env $(DAGSTER_HOME)/dagster.yaml $(SAMPLE_REGION)/truth/manifest.json
-	$(BIN)/python -m landing_zone.demo
+	$(BIN)/python -m platform_dev.demo
 	$(BIN)/dagster asset materialize -m discharge_model.definitions --select 'key:"discharge_model/*"' --partition pilica
-	@$(BIN)/python -m shared.storage.listing
+	@$(BIN)/python -m platform_dev.listing
 
 test: env
 	$(BIN)/pytest -n 2 --durations=10

@@ -37,9 +37,9 @@ def prepare(workdir: Path, resolution_m: float) -> tuple[Path, Path, Path, dict[
     """Analysis DEM, published rivers and pour points (cached), and the resampling's own measurement."""
     from benchmarks.elevation import tile_directory, write_mosaic
     from landing_zone.defs.catchments.rasters import resample_dem
-    from landing_zone.sample_region.hydrography_source import write_rivers
-    from landing_zone.sample_region.rivers import river_network
-    from landing_zone.sample_region.spec import RegionSpec
+    from platform_dev.sample_region.hydrography_source import write_rivers
+    from platform_dev.sample_region.rivers import river_network
+    from platform_dev.sample_region.spec import RegionSpec
     from shared.rasters.handles import StoredRaster
 
     spec = RegionSpec.for_size("bench", seed=1)

@@ -44,8 +44,8 @@ def write_tile(directory: Path, row: int, col: int) -> None:
     from rasterio.transform import from_origin
 
     from landing_zone.defs.elevation.conversion import NODATA
-    from landing_zone.sample_region.spec import CRS, RegionSpec
-    from landing_zone.sample_region.terrain import surface_block
+    from platform_dev.sample_region.spec import CRS, RegionSpec
+    from platform_dev.sample_region.terrain import surface_block
     from shared.rasters.cog import copy_to_cog, tiled_gtiff_profile
 
     spec = RegionSpec.for_size("bench", seed=1)
@@ -101,7 +101,7 @@ def child(subject: str, vrt: str, out: str) -> None:
 
 def cache_mb() -> int:
     """The pipeline's own default block cache, so the benchmark measures what production runs."""
-    from landing_zone.defs.elevation.pipeline import ElevationPipeline
+    from landing_zone.defs.elevation.definitions import ElevationPipeline
 
     return int(ElevationPipeline.model_fields["gdal_cachemax_mb"].default)
 

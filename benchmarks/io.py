@@ -114,7 +114,7 @@ def main() -> None:
 
 
 def run_all(quick: bool, rounds: int) -> None:
-    from shared.testing.seaweedfs import run_seaweedfs
+    from platform_dev.seaweedfs import run_seaweedfs
 
     rows = 200_000 if quick else 5_000_000
     upload_mb = 20 if quick else 200

@@ -13,8 +13,8 @@ from pathlib import Path
 import pyproj  # noqa: F401 - before anything imports ecCodes, whose bundled PROJ otherwise breaks pyproj
 import pytest
 
+from platform_dev.seaweedfs import SeaweedFS, run_seaweedfs
 from shared.resources.storage import StorageResource
-from shared.testing.seaweedfs import SeaweedFS, run_seaweedfs
 
 TEST_BUCKET = "platform-test"
 
@@ -71,7 +71,7 @@ def build_sample_region(out: Path, seed: int = SAMPLE_SEED) -> Path:
         [
             sys.executable,
             "-m",
-            "landing_zone.sample_region",
+            "platform_dev.sample_region",
             "build",
             "--out",
             str(out),

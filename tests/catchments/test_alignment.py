@@ -7,7 +7,8 @@ import pyflwdir
 import pytest
 import rasterio
 
-from landing_zone.defs.catchments.alignment import Grid, estimate_offset, valley_depth
+from landing_zone.defs.catchments.alignment import estimate_offset, valley_depth
+from landing_zone.defs.catchments.grid import Grid
 
 
 def lines(path) -> list[np.ndarray]:

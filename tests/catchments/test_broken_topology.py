@@ -8,8 +8,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from landing_zone.defs.catchments.assets import progressive_catchments, reach_catchments
 from landing_zone.defs.catchments.definitions import catchment_definitions
-from landing_zone.defs.catchments.network import progressive_catchments, reach_catchments
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import (
     DTM_CONSOLIDATED,

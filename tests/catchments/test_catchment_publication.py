@@ -12,9 +12,9 @@ import polars as pl
 import pytest
 import shapely
 
+from landing_zone.defs.catchments.assets import progressive_catchments
 from landing_zone.defs.catchments.checks import audit_reach_catchments
 from landing_zone.defs.catchments.definitions import catchment_definitions
-from landing_zone.defs.catchments.network import progressive_catchments
 from shared.assets.landing_zone import (
     CATCHMENT_PARTITIONS,
     PROGRESSIVE_CATCHMENTS,

@@ -8,8 +8,8 @@ import pytest
 import rasterio
 import shapely
 
-from landing_zone.defs.catchments.alignment import Grid
 from landing_zone.defs.catchments.flow import AREA_NODATA, D8_NODATA
+from landing_zone.defs.catchments.grid import Grid
 from landing_zone.defs.catchments.partial_catchments import cell_counts, delineate, progressive_areas
 from landing_zone.defs.catchments.rasters import GridArray, write_cog
 from landing_zone.defs.catchments.reach_layers import reach_layer

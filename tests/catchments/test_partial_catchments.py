@@ -6,8 +6,8 @@ import numpy as np
 import pyflwdir
 import rasterio
 
-from landing_zone.defs.catchments.alignment import Grid
 from landing_zone.defs.catchments.conditioning import condition_dem
+from landing_zone.defs.catchments.grid import Grid
 from landing_zone.defs.catchments.partial_catchments import (
     RiverShapes,
     cell_counts,

@@ -11,7 +11,7 @@ import rasterio
 import shapely
 from rasterio.transform import from_origin
 
-from landing_zone.defs.catchments.hydrography import rivers_aligned
+from landing_zone.defs.catchments.assets import rivers_aligned
 from landing_zone.defs.catchments.river_source import RiverSourceError
 from shared.assets.landing_zone import REGIONS, catchment_key, hydrography_key
 from shared.io_managers.partitions import partition_dimensions

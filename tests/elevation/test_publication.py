@@ -22,7 +22,7 @@ import polars as pl
 import pytest
 import rasterio
 
-from landing_zone.demo import apply_sensor_tick, materialize_selection
+from platform_dev.demo import apply_sensor_tick, materialize_selection
 from shared.assets.landing_zone import elevation_key
 from shared.resources.storage import StorageResource
 from shared.storage import Storage

@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from landing_zone.defs.catchments.definitions import catchment_definitions
-from landing_zone.defs.elevation.pipeline import ElevationPipeline
+from landing_zone.defs.elevation.definitions import ElevationPipeline
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import CATCHMENT_STAGES, HYDROGRAPHY_STAGES, catchment_key, hydrography_key
 from shared.resources.platform import platform_resources

@@ -228,9 +228,9 @@ def test_five_percent_faults_storage_and_consolidation_complete(request, seaweed
 
 
 def test_local_s3_mode_prints_both_identities_and_cleans_up_on_sigterm(tmp_path):
-    """``python -m shared.testing.seaweedfs``: analyst variables printed; SIGTERM stops weed, removes keys."""
+    """``python -m platform_dev.seaweedfs``: analyst variables printed; SIGTERM stops weed, removes keys."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "shared.testing.seaweedfs"],
+        [sys.executable, "-m", "platform_dev.seaweedfs"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -10,7 +10,7 @@ import rasterio
 import xarray as xr
 from pyproj import Transformer
 
-from landing_zone.sample_region.grib import (
+from platform_dev.sample_region.grib import (
     GRID_STEP_DEG,
     MARGIN_DEG,
     MODEL_OROGRAPHY_M,
@@ -19,8 +19,8 @@ from landing_zone.sample_region.grib import (
     forecast_path,
     write_forecast_runs,
 )
-from landing_zone.sample_region.spec import CRS, RegionSpec
-from landing_zone.sample_region.weather import WeatherGenerator
+from platform_dev.sample_region.spec import CRS, RegionSpec
+from platform_dev.sample_region.weather import WeatherGenerator
 
 # It rains in the last days of this seed's record, so the precipitation checks are not vacuous.
 SEED = 4

@@ -12,8 +12,8 @@ import pytest
 import rasterio
 from scipy.spatial import cKDTree
 
-from landing_zone.sample_region.spec import RegionSpec
-from landing_zone.sample_region.terrain import region_model
+from platform_dev.sample_region.spec import RegionSpec
+from platform_dev.sample_region.terrain import region_model
 from tests.conftest import SAMPLE_SEED as SEED
 from tests.conftest import build_sample_region as build
 

@@ -14,15 +14,15 @@ import rasterio
 from pyproj import Transformer
 from pystac.errors import STACValidationError
 
-from landing_zone.sample_region.satellite import (
+from landing_zone.sources.stac import validate_catalog
+from platform_dev.sample_region.satellite import (
     COLLECTION_ID,
     MEDIA_TYPE,
     default_months,
     write_satellite,
 )
-from landing_zone.sample_region.spec import CRS, RegionSpec
-from landing_zone.sample_region.terrain import CROPLAND, FOREST, WATER, land_cover
-from landing_zone.sources.stac import validate_catalog
+from platform_dev.sample_region.spec import CRS, RegionSpec
+from platform_dev.sample_region.terrain import CROPLAND, FOREST, WATER, land_cover
 
 SEED = 7
 CLOUDY = 4000  # no clear surface is this bright in either band

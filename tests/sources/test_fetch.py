@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from landing_zone.sources import FetchError, SourceNotFound, fetch
-from shared.testing.seaweedfs import SeaweedFS
+from platform_dev.seaweedfs import SeaweedFS
 from shared.workers import RetryPolicy
 from tests.conftest import TEST_BUCKET
 from tests.sources.http_server import ScriptedServer

@@ -18,7 +18,7 @@ from landing_zone.sources import (
     list_remote,
     plan_sync,
 )
-from shared.testing.seaweedfs import SeaweedFS
+from platform_dev.seaweedfs import SeaweedFS
 from shared.workers import RetryPolicy
 from tests.conftest import TEST_BUCKET
 from tests.sources.http_server import ScriptedServer

@@ -10,7 +10,8 @@ import pytest
 
 from landing_zone.defs.stations.polishing import duplicate_summary, polish
 from landing_zone.defs.stations.provider_formats import ProviderFormatError
-from landing_zone.defs.stations.sync import provider_files, read_provider_zip
+from landing_zone.defs.stations.provider_listing import provider_files
+from landing_zone.defs.stations.raw_layer import read_provider_zip
 from landing_zone.sources import SourceUrlRefused
 
 pytestmark = pytest.mark.hostile

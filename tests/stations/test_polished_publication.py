@@ -17,7 +17,6 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from landing_zone.defs.stations.polished import polished_asset
 from shared.assets.landing_zone import METEO_POLISHED
 from shared.resources.storage import StorageResource
 from tests.stations.test_sync import OTHER_STATION, definitions, failure_text, provider_copy, tick
@@ -25,13 +24,6 @@ from tests.stations.test_sync import OTHER_STATION, definitions, failure_text, p
 PUBLISHED = "meteo/polished_timeseries/part.parquet"
 CANDIDATE = "meteo/polished_timeseries/candidate.parquet"
 HUMIDITY_FIELD = 5  # Kod stacji;Nazwa stacji;Data;Opad;Temperatura powietrza;Wilgotność względna;...
-
-
-def polished_definitions(provider: Path, storage: StorageResource) -> dg.Definitions:
-    """The meteo sync and the meteo polished series on one storage root."""
-    return dg.Definitions.merge(
-        definitions("meteo", provider, storage), dg.Definitions(assets=[polished_asset("meteo")])
-    )
 
 
 def polish_run(defs: dg.Definitions, instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
@@ -66,7 +58,7 @@ def test_a_candidate_failing_a_blocking_check_never_replaces_the_published_serie
     small_region, any_storage: StorageResource, tmp_path
 ):
     provider = provider_copy(small_region, "meteo", 1, (OTHER_STATION,), (2022,), tmp_path / "provider")
-    defs, instance = polished_definitions(provider, any_storage), dg.DagsterInstance.ephemeral()
+    defs, instance = definitions("meteo", provider, any_storage), dg.DagsterInstance.ephemeral()
     store = any_storage.get_storage()
 
     good = polish_run(defs, instance)

@@ -106,7 +106,7 @@ def test_every_flag_comes_from_the_rules_vocabulary(scored):
 
 
 def test_duckdb_checks_pass_on_polished_series_and_catch_a_duplicate(small_region, local_storage):
-    from landing_zone.defs.stations.polished import polished_sql_checks
+    from landing_zone.defs.stations.checks import polished_sql_checks
     from shared.assets.landing_zone import METEO_POLISHED
     from shared.resources.duckdb_checks import DuckDBChecksResource
     from shared.storage import object_key

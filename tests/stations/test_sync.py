@@ -15,21 +15,20 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from landing_zone.defs.stations.sync import (
-    HYDRO_RAW_OBSERVATIONS,
-    METEO_RAW_OBSERVATIONS,
-    METEO_STATIONS,
-    METEO_SYNC_PLAN,
-    Network,
-    StationSync,
-)
-from landing_zone.demo import apply_sensor_tick, materialize_selection
+from landing_zone.defs.stations.definitions import StationNetwork
+from landing_zone.defs.stations.provider_formats import Network
 from landing_zone.resources.sources import SourcesResource
+from platform_dev.demo import apply_sensor_tick, materialize_selection
+from shared.assets.landing_zone import station_key
 from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage import object_key
 
 REVISED_STATION, OTHER_STATION = "250190391", "250190392"
+METEO_SYNC_PLAN = station_key("meteo", "sync_plan")
+METEO_STATIONS = station_key("meteo", "stations")
+METEO_RAW_OBSERVATIONS = station_key("meteo", "raw_observations")
+HYDRO_RAW_OBSERVATIONS = station_key("hydro", "raw_observations")
 
 
 def provider_copy(
@@ -52,7 +51,7 @@ def definitions(network: Network, provider: Path, storage: StorageResource) -> d
         elevation_index_url="", rivers_url="", forecasts_url="", satellite_catalog_url="", **urls
     )
     return dg.Definitions.merge(
-        dg.build_defs_for_component(StationSync(network=network)),
+        dg.build_defs_for_component(StationNetwork(network=network)),
         dg.Definitions(resources={**platform_resources(storage), "sources": sources}),
     )
 

@@ -1,6 +1,6 @@
 """Print what is stored under the configured storage root, one line per asset, with a URI to open.
 
-``python -m shared.storage.listing`` (the last step of ``make demo``).
+``python -m platform_dev.listing`` (the last step of ``make demo``).
 """
 
 from __future__ import annotations

@@ -5,11 +5,10 @@ Only light modules are imported here; rasterio and (later) torch load inside the
 
 from dagster import Definitions
 
-from discharge_model.defs.model_inputs import assets, landing_zone_assets
+from discharge_model.defs.model_inputs.definitions import model_input_definitions
 from shared.resources.platform import platform_executor, platform_resources
 
-defs = Definitions(
-    assets=[landing_zone_assets.terrain, assets.model_grid_elevation, assets.model_cell_attributes],
-    resources=platform_resources(),
-    executor=platform_executor(),
+defs = Definitions.merge(
+    model_input_definitions(),
+    Definitions(resources=platform_resources(), executor=platform_executor()),
 )

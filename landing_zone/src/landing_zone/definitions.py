@@ -1,23 +1,26 @@
-"""The ``landing_zone`` code location: one definitions root, assets from ``defs/`` per domain.
+"""The ``landing_zone`` code location: every domain under ``defs/`` loaded the same way, by Dagster's
+defs-folder loader, merged with the platform's resources and executor.
 
-Only light modules are imported here; GDAL/rasterio load inside the asset functions.
+The loader imports every module under ``defs/`` and collects what each contributes: a module-level
+``Definitions`` or Dagster objects, and one component instance per ``defs.yaml`` (see
+:mod:`landing_zone.defs`). Every module there must therefore import light: GDAL/rasterio load inside
+the asset functions.
+
+``ComponentTree.from_module`` rather than ``load_from_defs_folder``: the latter finds the package through
+``[tool.dg]`` in pyproject.toml, which a non-editable install (the image) does not have.
 """
 
-from dagster import Definitions
+from pathlib import Path
 
-from landing_zone.defs.catchments.definitions import catchment_definitions
-from landing_zone.defs.elevation.pipeline import elevation_definitions
-from landing_zone.defs.stations.polished import polished_definitions
-from landing_zone.defs.stations.sync import station_definitions
+import dagster as dg
+
+import landing_zone.defs as defs_folder
 from landing_zone.resources.sources import SourcesResource
 from shared.resources.platform import platform_executor, platform_resources
 
-defs = Definitions.merge(
-    elevation_definitions(),
-    catchment_definitions(),
-    station_definitions(),
-    polished_definitions(),
-    Definitions(
+defs = dg.Definitions.merge(
+    dg.ComponentTree.from_module(defs_module=defs_folder, project_root=Path(__file__).parent).build_defs(),
+    dg.Definitions(
         resources={**platform_resources(), "sources": SourcesResource.from_environment()},
         executor=platform_executor(),
     ),

@@ -1,4 +1,4 @@
-"""Command line: ``python -m landing_zone.sample_region build --out DIR --size small|bench --seed N``."""
+"""Command line: ``python -m platform_dev.sample_region build --out DIR --size small|bench --seed N``."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import sys
 import time
 from pathlib import Path
 
-from landing_zone.sample_region.build import build_region
-from landing_zone.sample_region.spec import RegionSpec
+from platform_dev.sample_region.build import build_region
+from platform_dev.sample_region.spec import RegionSpec
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m landing_zone.sample_region", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m platform_dev.sample_region", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="write a sample region's sources and truth into a folder")
     build.add_argument("--out", type=Path, required=True, help="output folder (created)")

@@ -8,12 +8,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from landing_zone.sample_region.elevation_source import write_elevation
-from landing_zone.sample_region.hydrography_source import write_rivers
-from landing_zone.sample_region.hydrology import delineate_gauges
-from landing_zone.sample_region.spec import CRS, RegionSpec
-from landing_zone.sample_region.stations import write_stations
-from landing_zone.sample_region.terrain import region_model
+from platform_dev.sample_region.elevation_source import write_elevation
+from platform_dev.sample_region.hydrography_source import write_rivers
+from platform_dev.sample_region.hydrology import delineate_gauges
+from platform_dev.sample_region.spec import CRS, RegionSpec
+from platform_dev.sample_region.stations import write_stations
+from platform_dev.sample_region.terrain import region_model
 
 log = logging.getLogger(__name__)
 MANIFEST = "truth/manifest.json"
@@ -21,8 +21,8 @@ MANIFEST = "truth/manifest.json"
 
 def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
     """Write every source and the truth manifest; returns the manifest."""
-    from landing_zone.sample_region.grib import default_run_times, write_forecast_runs
-    from landing_zone.sample_region.satellite import default_months, write_satellite
+    from platform_dev.sample_region.grib import default_run_times, write_forecast_runs
+    from platform_dev.sample_region.satellite import default_months, write_satellite
 
     out.mkdir(parents=True, exist_ok=True)
     model = region_model(spec)

@@ -18,9 +18,9 @@ import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
-from landing_zone.sample_region.spec import CRS, NODATA, RegionSpec
-from landing_zone.sample_region.terrain import surface_block
-from landing_zone.sample_region.tiles import BAD_VARIANTS, GOOD_VARIANTS, TileData, TileVariant, write_tile
+from platform_dev.sample_region.spec import CRS, NODATA, RegionSpec
+from platform_dev.sample_region.terrain import surface_block
+from platform_dev.sample_region.tiles import BAD_VARIANTS, GOOD_VARIANTS, TileData, TileVariant, write_tile
 from shared.rasters.cog import copy_to_cog, tiled_gtiff_profile
 
 PRODUCTS = ("dtm", "dsm")

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 from pyproj import Transformer
 
-from landing_zone.sample_region.spec import CRS, RegionSpec
-from landing_zone.sample_region.weather import WeatherGenerator
+from platform_dev.sample_region.spec import CRS, RegionSpec
+from platform_dev.sample_region.weather import WeatherGenerator
 
 RUN_HOURS = (0, 6, 12, 18)
 STEPS_H = tuple(range(0, 73, 3))

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from landing_zone.sample_region.rivers import River
-from landing_zone.sample_region.spec import RegionSpec
+from platform_dev.sample_region.rivers import River
+from platform_dev.sample_region.spec import RegionSpec
 
 VERTEX_SPACING_M = 20.0
 NOISE_SIGMA_M = 0.8

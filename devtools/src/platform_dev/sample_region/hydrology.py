@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
-from landing_zone.sample_region.rivers import River
-from landing_zone.sample_region.spec import NODATA, RegionSpec
-from landing_zone.sample_region.weather import WeatherGenerator
+from platform_dev.sample_region.rivers import River
+from platform_dev.sample_region.spec import NODATA, RegionSpec
+from platform_dev.sample_region.weather import WeatherGenerator
 
 GAUGE_NAMES = (
     "Przedbórz",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from landing_zone.sample_region.spec import RegionSpec
+from platform_dev.sample_region.spec import RegionSpec
 
 POINT_SPACING_M = 1.0
 OUTLET_BED_M = 150.0

@@ -25,8 +25,8 @@ from typing import Any
 import numpy as np
 from pyproj import Transformer
 
-from landing_zone.sample_region.spec import CRS, RegionSpec
-from landing_zone.sample_region.terrain import BUILT, CROPLAND, FOREST, GRASSLAND, WATER, land_cover
+from platform_dev.sample_region.spec import CRS, RegionSpec
+from platform_dev.sample_region.terrain import BUILT, CROPLAND, FOREST, GRASSLAND, WATER, land_cover
 
 UTM_CRS = "EPSG:32634"
 PIXEL_M = 10.0

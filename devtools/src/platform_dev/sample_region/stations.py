@@ -20,11 +20,11 @@ import numpy as np
 import polars as pl
 from pyproj import Transformer
 
-from landing_zone.sample_region.hydrology import Gauge, catchment_forcing, simulate_discharge, water_level_cm
-from landing_zone.sample_region.observations import gap_days, observe
-from landing_zone.sample_region.spec import CRS, RegionSpec
-from landing_zone.sample_region.terrain import elevation, region_model
-from landing_zone.sample_region.weather import VARIABLES, WeatherGenerator
+from platform_dev.sample_region.hydrology import Gauge, catchment_forcing, simulate_discharge, water_level_cm
+from platform_dev.sample_region.observations import gap_days, observe
+from platform_dev.sample_region.spec import CRS, RegionSpec
+from platform_dev.sample_region.terrain import elevation, region_model
+from platform_dev.sample_region.weather import VARIABLES, WeatherGenerator
 
 METEO_NAMES = (
     "Sulejów",

@@ -19,8 +19,8 @@ from functools import lru_cache
 import numpy as np
 from scipy import ndimage
 
-from landing_zone.sample_region.rivers import River, river_network
-from landing_zone.sample_region.spec import RegionSpec
+from platform_dev.sample_region.rivers import River, river_network
+from platform_dev.sample_region.spec import RegionSpec
 
 WATER, CROPLAND, GRASSLAND, FOREST, BUILT = 0, 1, 2, 3, 4
 CHANNEL_DEPTH_M = 1.5

@@ -17,7 +17,7 @@ import polars as pl
 import rasterio
 from rasterio.transform import from_origin
 
-from landing_zone.sample_region.spec import CRS, NODATA
+from platform_dev.sample_region.spec import CRS, NODATA
 
 Format = Literal["asc", "xyz", "tif"]
 

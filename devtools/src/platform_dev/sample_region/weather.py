@@ -14,7 +14,7 @@ from functools import cached_property
 
 import numpy as np
 
-from landing_zone.sample_region.spec import RegionSpec
+from platform_dev.sample_region.spec import RegionSpec
 
 VARIABLES = ("precipitation_mm", "air_temperature_c", "relative_humidity_pct", "air_pressure_hpa")
 LAPSE_RATE_C_PER_M = -0.0065

@@ -1,7 +1,13 @@
-"""Model-grid inputs: the landing-zone terrain averaged onto the model grid, and per-cell attributes."""
+"""Every asset of the model inputs: the landing-zone terrain averaged onto the model grid, and per-cell
+attributes.
+
+The landing-zone DTM they read is declared here by its registry key only: it is materialised by the other
+code location, and declaring it with the right IO manager lets the assets load it as an input without
+importing any landing-zone code. The grid computation lives in :mod:`grid` and is imported inside each
+asset function, so loading the code location does not load rasterio."""
 
 import polars as pl
-from dagster import AssetExecutionContext, AssetIn, Config, asset
+from dagster import AssetExecutionContext, AssetIn, AssetSpec, Config, asset
 from pydantic import Field
 
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
@@ -9,6 +15,11 @@ from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.k8s import K8sOpTags
 from shared.rasters.handles import CogFile, StoredRaster, scratch_dir
 from shared.resources.platform import RASTER_IO_MANAGER
+
+landing_zone_terrain = AssetSpec(
+    DTM_CONSOLIDATED, partitions_def=REGIONS, description="Consolidated DTM per region from landing_zone."
+).with_io_manager_key(RASTER_IO_MANAGER)
+"""The consolidated DTM as the landing zone publishes it: the input of the model grid."""
 
 
 class ModelGridConfig(Config):

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from landing_zone.defs.catchments.grid import Grid
+
 MEDIUM_STEP_M = 1.0
 FINE_STEP_M = 0.125
 VALLEY_WINDOW_CELLS = 5
@@ -45,14 +47,19 @@ class OffsetEstimate:
         """The shift to apply to the vectors to put them on the DEM's drainage."""
         return (-self.dx, -self.dy)
 
-
-@dataclass(frozen=True)
-class Grid:
-    """A north-up raster grid: origin of the north-west corner and cell size."""
-
-    west: float
-    north: float
-    cell: float
+    def metadata(self) -> dict[str, float | int | None]:
+        """The estimate as the UI shows it: offset, correction applied, and how much to trust it."""
+        return {
+            "offset_dx_m": round(self.dx, 3),
+            "offset_dy_m": round(self.dy, 3),
+            "correction_dx_m": round(-self.dx, 3),
+            "correction_dy_m": round(-self.dy, 3),
+            "prominence": round(self.prominence, 2),
+            "uncertainty_m": None if self.uncertainty_m is None else round(self.uncertainty_m, 3),
+            "peak_width_m": round(self.peak_width_m, 2),
+            "search_m": self.search_m,
+            "candidates": self.candidates,
+        }
 
 
 def densify(lines: list[np.ndarray], spacing: float) -> np.ndarray:

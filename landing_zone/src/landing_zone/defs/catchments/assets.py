@@ -1,10 +1,18 @@
-"""Assets of the reach network: reaches with topology and upstream area, one catchment per reach, and
-progressive catchments composed from them along the topology.
+"""Every asset of the catchments domain, upstream to downstream.
 
-Each layer is written, audited and only then published (:mod:`shared.publication`): its checks run in
-the asset's own step on the candidate, and only a candidate that passes every blocking check reaches the
-vector IO manager, which replaces the published GeoParquet and FlatGeobuf. A rejected candidate is kept
-as ``candidate.parquet`` beside them for diagnosis, the step fails, and nothing downstream runs on it.
+The river network as published (``hydrography/rivers``) and moved onto the DEM's drainage
+(``hydrography/rivers_aligned``) by the offset estimated in :mod:`alignment`; the rasters of delineation
+(the DEM on the analysis grid, conditioned per strategy, D8 flow directions, and flow accumulation, D8
+and D-infinity), each a COG per strategy and region; and the reach layers: reaches with topology and
+upstream area, one catchment per reach, and progressive catchments composed from them along the topology.
+
+The computation lives in the pure modules beside this one and is imported inside each asset function, so
+loading the code location does not load GDAL. Their tunable numbers are in :mod:`config`.
+
+Each reach layer is written, audited and only then published (:mod:`shared.publication`): its checks run
+in the asset's own step on the candidate, and only a candidate that passes every blocking check reaches
+the vector IO manager, which replaces the published GeoParquet and FlatGeobuf. A rejected candidate is
+kept as ``candidate.parquet`` beside them for diagnosis, the step fails, and nothing downstream runs on it.
 """
 
 import tempfile
@@ -22,31 +30,229 @@ from landing_zone.defs.catchments.checks import (
     REACH_CHECKS,
     audit_reach_catchments,
 )
-from landing_zone.defs.catchments.terrain import BY_REGION
+from landing_zone.defs.catchments.config import (
+    AlignmentConfig,
+    AnalysisGridConfig,
+    ConditioningConfig,
+    ReachConfig,
+)
+from landing_zone.resources.sources import SourcesResource
+from landing_zone.sources.urls import redact_url
 from shared.assets.landing_zone import (
     CATCHMENT_PARTITIONS,
+    DTM_CONSOLIDATED,
     PROGRESSIVE_CATCHMENTS,
     REACH_CATCHMENTS,
     REACHES,
+    REGIONS,
     RIVERS_ALIGNED,
     catchment_key,
+    hydrography_key,
 )
 from shared.io_managers.partitions import partition_dimensions
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import drop_candidate, failed_blocking, keep_candidate_file, reject
-from shared.rasters.handles import StoredRaster
+from shared.rasters.handles import CogFile, StoredRaster
 from shared.resources.duckdb_checks import DuckDBChecksResource
-from shared.resources.platform import VECTOR_IO_MANAGER
+from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY, VECTOR_IO_MANAGER
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from shared.vectors.formats import write_geoparquet
 from shared.vectors.geoframe import GeoFrame
 
+BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
+"""Strategy x region assets read region-only upstream assets through this mapping."""
 
-class ReachConfig(dg.Config):
-    target_length_m: float = 100.0
-    """Reaches are cut to about this length (equal lengths along each river)."""
+GDAL_CACHEMAX_MB = 256
+
+
+@dg.asset(
+    key=hydrography_key("rivers"),
+    partitions_def=REGIONS,
+    io_manager_key=VECTOR_IO_MANAGER,
+    op_tags=K8sOpTags.small(),
+    kinds={"geoparquet"},
+    description="The river network as the provider publishes it: one line per river, source to mouth, "
+    "with the river it flows into.",
+)
+def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFrame:
+    from landing_zone.defs.catchments.river_source import read_rivers
+
+    url = sources.rivers_url.replace("{region}", context.partition_key)
+    network = read_rivers(url, sources.allowed_prefixes("rivers", url))
+    context.add_output_metadata(
+        {"source_url": redact_url(url), "rivers": network.layer.frame.height} | network.metadata()
+    )
+    return network.layer
+
+
+@dg.asset(
+    key=hydrography_key("rivers_aligned"),
+    ins={
+        "rivers": dg.AssetIn(key=hydrography_key("rivers")),
+        "analysis_dem": dg.AssetIn(key=catchment_key("analysis_dem")),
+    },
+    partitions_def=REGIONS,
+    io_manager_key=VECTOR_IO_MANAGER,
+    op_tags=K8sOpTags.medium(),
+    kinds={"geoparquet"},
+    description="Rivers shifted onto the DEM's own drainage: the offset that best puts them on the DEM's "
+    "valley lines, with its prominence and jackknife uncertainty in the metadata.",
+)
+def rivers_aligned(
+    context: dg.AssetExecutionContext, config: AlignmentConfig, rivers: GeoFrame, analysis_dem: StoredRaster
+) -> GeoFrame:
+    from landing_zone.defs.catchments.river_alignment import align_rivers
+
+    check_rivers_in_region(rivers, analysis_dem, context)
+    aligned, estimate = align_rivers(rivers, analysis_dem, config.search_m)
+    context.add_output_metadata(estimate.metadata())
+    return aligned
+
+
+def check_rivers_in_region(
+    rivers: GeoFrame, analysis_dem: StoredRaster, context: dg.AssetExecutionContext
+) -> None:
+    """Stop before aligning rivers that lie outside the region (a wrong CRS): the DEM's bounds are the
+    region's, and an alignment far from any valley would report a meaningless offset, not fail."""
+    from landing_zone.defs.catchments.river_source import check_rivers_reach
+
+    with analysis_dem.open() as dem:
+        region_crs, region_bounds = dem.crs.to_wkt(), tuple(dem.bounds)
+    where = (
+        f"{hydrography_key('rivers').to_user_string()} (partition {context.partition_key}) against the "
+        f"analysis DEM {analysis_dem.uri}"
+    )
+    check_rivers_reach(rivers, where, region_crs, region_bounds)
+
+
+def strategy_of(context: dg.AssetExecutionContext) -> str:
+    """The conditioning strategy of the partition being materialised."""
+    partition = context.partition_key
+    if not isinstance(partition, dg.MultiPartitionKey):
+        raise TypeError(f"expected a conditioning x region partition, got {partition!r}")
+    return partition.keys_by_dimension["conditioning"]
+
+
+@dg.asset(
+    key=catchment_key("analysis_dem"),
+    retry_policy=TRANSIENT_STEP_RETRY,
+    ins={"dem": dg.AssetIn(key=DTM_CONSOLIDATED)},
+    partitions_def=REGIONS,
+    io_manager_key=RASTER_IO_MANAGER,
+    op_tags=K8sOpTags.large(divider=2, env={"GDAL_CACHEMAX": str(GDAL_CACHEMAX_MB)}),
+    kinds={"cog", "gdal"},
+    description="The consolidated DTM averaged onto the analysis grid, block-wise.",
+)
+def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, dem: StoredRaster) -> CogFile:
+    from landing_zone.defs.catchments.rasters import resample_dem
+
+    cog = resample_dem(dem, config.resolution_m, GDAL_CACHEMAX_MB)
+    context.add_output_metadata({"analysis_resolution_m": config.resolution_m, "resampling": "average"})
+    return CogFile(cog)
+
+
+@dg.multi_asset(
+    name="condition_dem_and_route_flow",
+    retry_policy=TRANSIENT_STEP_RETRY,
+    outs={
+        "conditioned_dem": dg.AssetOut(
+            key=catchment_key("conditioned_dem"),
+            io_manager_key=RASTER_IO_MANAGER,
+            kinds={"cog", "pyflwdir"},
+            description="The analysis DEM conditioned for delineation, one COG per strategy: burn_fill "
+            "(aligned rivers burned in, then priority-flood filled) or fill (priority-flood only).",
+        ),
+        "flow_direction": dg.AssetOut(
+            key=catchment_key("flow_direction"),
+            io_manager_key=RASTER_IO_MANAGER,
+            kinds={"cog", "pyflwdir"},
+            description="D8 flow directions of the conditioned DEM, from the same priority flood (pyflwdir "
+            "codes: 1 E, 2 SE, 4 S, 8 SW, 16 W, 32 NW, 64 N, 128 NE, 0 outlet, 247 nodata).",
+        ),
+    },
+    ins={
+        "analysis_dem": dg.AssetIn(key=catchment_key("analysis_dem"), partition_mapping=BY_REGION),
+        "rivers": dg.AssetIn(key=RIVERS_ALIGNED, partition_mapping=BY_REGION),
+    },
+    partitions_def=CATCHMENT_PARTITIONS,
+    op_tags=K8sOpTags.medium(),
+)
+def condition_dem_and_route_flow(
+    context: dg.AssetExecutionContext,
+    config: ConditioningConfig,
+    analysis_dem: StoredRaster,
+    rivers: GeoFrame,
+) -> tuple[CogFile, CogFile]:
+    """One priority flood gives both the conditioned DEM and its D8 directions."""
+    from landing_zone.defs.catchments.conditioning import condition_with_rivers
+    from landing_zone.defs.catchments.flow import D8_NODATA
+    from landing_zone.defs.catchments.rasters import read_grid, write_cog
+
+    dem = read_grid(analysis_dem)
+    strategy = strategy_of(context)
+    result = condition_with_rivers(dem.values, dem.nodata, dem.grid, rivers, strategy, config.burn_depth_m)
+    context.add_output_metadata(
+        {
+            "strategy": strategy,
+            "burn_depth_m": config.burn_depth_m if strategy == "burn_fill" else 0.0,
+            "burn_depth_rule": "halved per level below the main river",
+            "burned_cells": result.burned_cells,
+            "filled_cells": result.filled_cells,
+            "max_fill_m": round(result.max_fill_m, 3),
+            "analysis_resolution_m": dem.grid.cell,
+        },
+        output_name="conditioned_dem",
+    )
+    outlets = int((result.d8 == 0).sum())
+    context.add_output_metadata(
+        {"outlets": outlets, "analysis_resolution_m": dem.grid.cell}, output_name="flow_direction"
+    )
+    return (
+        CogFile(write_cog(result.dem, dem, dem.nodata)),
+        CogFile(write_cog(result.d8, dem, D8_NODATA, categorical=True)),
+    )
+
+
+@dg.asset(
+    key=catchment_key("flow_accumulation/d8"),
+    retry_policy=TRANSIENT_STEP_RETRY,
+    ins={"directions": dg.AssetIn(key=catchment_key("flow_direction"))},
+    partitions_def=CATCHMENT_PARTITIONS,
+    io_manager_key=RASTER_IO_MANAGER,
+    op_tags=K8sOpTags.medium(),
+    kinds={"cog", "pyflwdir"},
+    description="D8 upstream area of every cell in km² (the cell included).",
+)
+def flow_accumulation_d8(context: dg.AssetExecutionContext, directions: StoredRaster) -> CogFile:
+    from landing_zone.defs.catchments.flow import AREA_NODATA, d8_upstream_area_km2, flow_from_d8
+    from landing_zone.defs.catchments.rasters import read_grid, write_cog
+
+    grid = read_grid(directions)
+    area = d8_upstream_area_km2(flow_from_d8(grid))
+    context.add_output_metadata({"max_upstream_area_km2": round(float(area.max()), 4), "unit": "km2"})
+    return CogFile(write_cog(area, grid, AREA_NODATA))
+
+
+@dg.asset(
+    key=catchment_key("flow_accumulation/dinf"),
+    retry_policy=TRANSIENT_STEP_RETRY,
+    ins={"dem": dg.AssetIn(key=catchment_key("conditioned_dem"))},
+    partitions_def=CATCHMENT_PARTITIONS,
+    io_manager_key=RASTER_IO_MANAGER,
+    op_tags=K8sOpTags.medium(),
+    kinds={"cog", "whitebox"},
+    description="D-infinity contributing area of every cell in km² (flow split between two neighbours by "
+    "slope direction; WhiteboxTools).",
+)
+def flow_accumulation_dinf(context: dg.AssetExecutionContext, dem: StoredRaster) -> CogFile:
+    from landing_zone.defs.catchments.flow import AREA_NODATA, dinf_upstream_area_km2
+    from landing_zone.defs.catchments.rasters import write_cog
+
+    area = dinf_upstream_area_km2(dem)
+    context.add_output_metadata({"max_upstream_area_km2": round(float(area.values.max()), 4), "unit": "km2"})
+    return CogFile(write_cog(area.values, area, AREA_NODATA))
 
 
 @dg.asset(

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from landing_zone.defs.catchments.alignment import Grid, densify
+from landing_zone.defs.catchments.alignment import densify
+from landing_zone.defs.catchments.grid import Grid
 from landing_zone.defs.catchments.rasters import cell_index
 
 STRATEGIES = ("burn_fill", "fill")

@@ -6,17 +6,21 @@ candidate before it is published, so there are no separate asset checks to regis
 
 import dagster as dg
 
-from landing_zone.defs.catchments.hydrography import rivers, rivers_aligned
-from landing_zone.defs.catchments.network import progressive_catchments, reach_catchments, reaches
-from landing_zone.defs.catchments.terrain import (
+from landing_zone.defs.catchments.assets import (
     analysis_dem,
     condition_dem_and_route_flow,
     flow_accumulation_d8,
     flow_accumulation_dinf,
+    progressive_catchments,
+    reach_catchments,
+    reaches,
+    rivers,
+    rivers_aligned,
 )
 
 
 def catchment_definitions() -> dg.Definitions:
+    """The domain's one entry point, so the location root needs to know no module but this one."""
     return dg.Definitions(
         assets=[
             rivers,

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from landing_zone.defs.catchments.alignment import Grid
+from landing_zone.defs.catchments.grid import Grid
 from landing_zone.defs.catchments.rasters import cell_index
 from landing_zone.defs.catchments.reaches import topological_order
 

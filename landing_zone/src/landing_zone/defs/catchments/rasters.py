@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from landing_zone.defs.catchments.alignment import Grid
+from landing_zone.defs.catchments.grid import Grid
 from shared.rasters.cog import COG_BLOCK_SIZE, copy_to_cog, tiled_gtiff_profile
 from shared.rasters.handles import StoredRaster, scratch_dir
 

@@ -17,7 +17,7 @@ from shared.assets.landing_zone import REGIONS
 from shared.resources.duckdb_checks import SqlCheck
 
 if TYPE_CHECKING:
-    from landing_zone.defs.elevation.pipeline import ElevationPipeline
+    from landing_zone.defs.elevation.definitions import ElevationPipeline
 
 WARN = dg.AssetCheckSeverity.WARN
 

@@ -24,6 +24,8 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, Field, model_validator
 
+Network = Literal["meteo", "hydro"]
+"""The station networks whose provider formats are declared here."""
 ColumnKind = Literal["text", "number", "time"]
 _REPORTED_PROBLEMS = 5
 _NUMBER = {False: r"^[+-]?\d+(\.\d+)?$", True: r"^[+-]?\d+(,\d+)?$"}
@@ -139,7 +141,7 @@ STATION_LIST_FORMAT = ProviderFormat(
 )
 """``stations.csv`` of either network: code, name, river, WGS84 longitude and latitude, elevation."""
 
-FORMATS: dict[str, ProviderFormat] = {"meteo": METEO_FORMAT, "hydro": HYDRO_FORMAT}
+FORMATS: dict[Network, ProviderFormat] = {"meteo": METEO_FORMAT, "hydro": HYDRO_FORMAT}
 """The observation format of each network."""
 
 

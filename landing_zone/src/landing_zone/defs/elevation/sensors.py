@@ -23,7 +23,7 @@ from shared.assets.landing_zone import REGIONS
 from shared.resources.storage import StorageResource
 
 if TYPE_CHECKING:
-    from landing_zone.defs.elevation.pipeline import ElevationPipeline
+    from landing_zone.defs.elevation.definitions import ElevationPipeline
 
 
 def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
