@@ -20,7 +20,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from landing_zone.defs.catchments.grid import Grid
 
@@ -82,6 +81,8 @@ def valley_depth(dem: np.ndarray, nodata: float, window_cells: int = VALLEY_WIND
 
     float32 throughout: the filters run three times faster than in float64 and centimetres are plenty.
     """
+    from scipy import ndimage  # scipy loads only when delineating, not with the code location
+
     valid = dem != nodata
     filled = np.where(valid, dem, dem[valid].mean() if valid.any() else 0.0).astype(np.float32)
     depth = ndimage.uniform_filter(filled, size=window_cells) - filled
@@ -94,6 +95,8 @@ def estimate_offset(
     """Best shift of ``lines`` onto high ``evidence`` (valley depth), within ``search_m`` (at least two
     cells) in x and y: a coarse search at half a cell, then a 1 m refinement within one coarse step of
     the best and a 0.125 m one within half a metre."""
+    from scipy import ndimage
+
     field = ndimage.gaussian_filter(evidence, sigma=1.0)
     per_line = _densified(lines, grid.cell / 2)
     points = np.concatenate(per_line)
@@ -172,6 +175,8 @@ def _line_sums(
     dxs: np.ndarray,
 ) -> np.ndarray:
     """Field values summed per line along the points shifted back by each candidate (dy, dx, line)."""
+    from scipy import ndimage
+
     sums = np.empty((len(dys), len(dxs), lines))
     for i, dy in enumerate(dys):
         for j, dx in enumerate(dxs):
