@@ -10,13 +10,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from landing_zone.defs.catchments.definitions import catchment_definitions
+from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS, catchment_key, hydrography_key
-from shared.io_managers.partitions import partition_dimensions
 from shared.resources.platform import RASTER_IO_MANAGER, platform_resources
 from shared.resources.storage import StorageResource
-from shared.storage import object_key
+from shared.storage.layout import COG, AssetLocation, partition_dimensions
 
 REGION = "pilica"
 REGION_STAGES = [hydrography_key("rivers"), catchment_key("analysis_dem"), hydrography_key("rivers_aligned")]
@@ -51,7 +50,7 @@ def run_chain(
     storage = storage or StorageResource(url=str(root / "storage"))
     storage.get_storage().put_file(
         region / "truth" / "dtm.tif",
-        object_key(DTM_CONSOLIDATED.path, partition_dimensions(REGIONS, REGION), "tif"),
+        AssetLocation(DTM_CONSOLIDATED.path, partition_dimensions(REGIONS, REGION)).key(COG),
     )
     sources = SourcesResource(
         elevation_index_url="unused",
@@ -61,7 +60,7 @@ def run_chain(
         forecasts_url="unused",
         satellite_catalog_url="unused",
     )
-    defs = catchment_definitions()
+    defs = catchment_defs
     dtm = dg.AssetSpec(DTM_CONSOLIDATED, partitions_def=REGIONS).with_io_manager_key(RASTER_IO_MANAGER)
     assets = [dtm, *(defs.assets or [])]
     resources = {**platform_resources(storage), "sources": sources}

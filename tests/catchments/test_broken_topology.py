@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from landing_zone.defs.catchments.assets import progressive_catchments, reach_catchments
-from landing_zone.defs.catchments.definitions import catchment_definitions
+from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import (
     DTM_CONSOLIDATED,
@@ -21,7 +21,8 @@ from shared.assets.landing_zone import (
 from shared.publication import CANDIDATE_NAME
 from shared.resources.platform import RASTER_IO_MANAGER, platform_resources
 from shared.resources.storage import StorageResource
-from shared.storage import Storage, object_key
+from shared.storage import Storage
+from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.formats import read_geoparquet
 from tests.catchments.conftest import REGION, Chain, run_chain, strategy_key
 
@@ -71,12 +72,12 @@ def renamed_region(small_region: Path, tmp_path_factory: pytest.TempPathFactory)
 
 def published(storage: Storage) -> dict[str, bytes]:
     """Every published object of the reach layers, GeoParquet and FlatGeobuf, by key."""
-    keys = [object_key(layer.path, PARTITION, ext) for layer in LAYERS for ext in ("parquet", "fgb")]
+    keys = [AssetLocation(layer.path, PARTITION).key(ext) for layer in LAYERS for ext in ("parquet", "fgb")]
     return {key: storage.get_bytes(key) for key in keys}
 
 
 def candidate_key(layer: dg.AssetKey) -> str:
-    return object_key(layer.path, PARTITION, "parquet", name=CANDIDATE_NAME)
+    return AssetLocation(layer.path, PARTITION).key(PARQUET, name=CANDIDATE_NAME)
 
 
 def reach_ids(storage: Storage, key: str) -> set[str]:
@@ -114,7 +115,7 @@ def materialise_reach_catchments_alone(storage: StorageResource) -> dg.ExecuteIn
     )
     dtm = dg.AssetSpec(DTM_CONSOLIDATED, partitions_def=REGIONS).with_io_manager_key(RASTER_IO_MANAGER)
     return dg.materialize(
-        [dtm, *(catchment_definitions().assets or [])],
+        [dtm, *(catchment_defs.assets or [])],
         resources={**platform_resources(storage), "sources": sources},
         partition_key=strategy_key(STRATEGY),
         selection=[REACH_CATCHMENTS],
@@ -153,14 +154,14 @@ def test_a_rejected_version_leaves_the_last_good_one_published_until_the_input_i
 
     later = materialise_reach_catchments_alone(storage)
     assert later.success
-    published_reaches = reach_ids(store, object_key(REACHES.path, PARTITION, "parquet"))
-    assert reach_ids(store, object_key(REACH_CATCHMENTS.path, PARTITION, "parquet")) == published_reaches
+    published_reaches = reach_ids(store, AssetLocation(REACHES.path, PARTITION).key(PARQUET))
+    assert reach_ids(store, AssetLocation(REACH_CATCHMENTS.path, PARTITION).key(PARQUET)) == published_reaches
 
     fixed = run_chain(tmp_path, renamed_region, (STRATEGY,), storage)
     assert fixed.strategy_runs[STRATEGY].success
     assert set(LAYERS) <= materialised(fixed.strategy_runs[STRATEGY])
     after = published(store)
     assert all(after[key] != before[key] for key in before)
-    new_reaches = reach_ids(store, object_key(REACHES.path, PARTITION, "parquet"))
+    new_reaches = reach_ids(store, AssetLocation(REACHES.path, PARTITION).key(PARQUET))
     assert any(reach.startswith("mainstem-") for reach in new_reaches)
     assert not any(store.exists(candidate_key(layer)) for layer in LAYERS)

@@ -14,14 +14,14 @@ from shared.assets.landing_zone import (
     RIVERS_ALIGNED,
     catchment_key,
 )
-from shared.storage import object_key
+from shared.storage.layout import COG, PARQUET, AssetLocation
 from shared.vectors.formats import read_geoparquet
 from tests.catchments.conftest import REGION
 
 
 def stored_layer(chain, key, strategy):
     store = chain.storage.get_storage()
-    stored = object_key(key.path, {"conditioning": strategy, "region": REGION}, "parquet")
+    stored = AssetLocation(key.path, {"conditioning": strategy, "region": REGION}).key(PARQUET)
     with store.local_copy(stored) as path:
         return read_geoparquet(path, stored)
 
@@ -74,7 +74,7 @@ def test_layers_are_published_for_qgis_and_rasters_are_cogs(catchment_chain):
     ):
         metadata = catchment_chain.metadata(catchment_key(stage), "burn_fill")
         assert metadata["crs"] == "EPSG:2180" and metadata["dtype"] == dtype, stage
-        path = store.gdal_path(object_key(catchment_key(stage).path, partition, "tif"))
+        path = store.gdal_path(AssetLocation(catchment_key(stage).path, partition).key(COG))
         with rasterio.open(path) as dataset:
             assert dataset.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
 
@@ -85,7 +85,7 @@ def test_dinf_and_d8_agree_on_the_basin_and_dinf_disperses_on_slopes(catchment_c
     areas = {}
     for method in ("d8", "dinf"):
         path = store.gdal_path(
-            object_key(catchment_key(f"flow_accumulation/{method}").path, partition, "tif")
+            AssetLocation(catchment_key(f"flow_accumulation/{method}").path, partition).key(COG)
         )
         with rasterio.open(path) as dataset:
             areas[method] = dataset.read(1, masked=True)

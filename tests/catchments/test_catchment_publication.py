@@ -14,18 +14,18 @@ import shapely
 
 from landing_zone.defs.catchments.assets import progressive_catchments
 from landing_zone.defs.catchments.checks import audit_reach_catchments
-from landing_zone.defs.catchments.definitions import catchment_definitions
+from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from shared.assets.landing_zone import (
     CATCHMENT_PARTITIONS,
     PROGRESSIVE_CATCHMENTS,
     REACH_CATCHMENTS,
     REACHES,
 )
-from shared.io_managers.partitions import partition_dimensions
 from shared.publication import CANDIDATE_NAME
 from shared.resources.platform import VECTOR_IO_MANAGER, platform_resources
 from shared.resources.storage import StorageResource
-from shared.storage import Storage, object_key
+from shared.storage import Storage
+from shared.storage.layout import PARQUET, AssetLocation, partition_dimensions
 from shared.vectors.formats import read_geoparquet, write_geoparquet
 from shared.vectors.geoframe import GeoFrame
 
@@ -70,7 +70,7 @@ def store_reach_catchments(storage: Storage, layer: GeoFrame, scratch: Path) -> 
     """Publish ``layer`` as the upstream asset's GeoParquet, as its IO manager would."""
     path = scratch / "reach_catchments.parquet"
     write_geoparquet(layer, path)
-    storage.put_file(path, object_key(REACH_CATCHMENTS.path, partition(), "parquet"))
+    storage.put_file(path, AssetLocation(REACH_CATCHMENTS.path, partition()).key(PARQUET))
 
 
 def materialise_progressive(storage: StorageResource) -> dg.ExecuteInProcessResult:
@@ -87,15 +87,17 @@ def materialise_progressive(storage: StorageResource) -> dg.ExecuteInProcessResu
 
 
 def published_bytes(storage: Storage, key: dg.AssetKey) -> dict[str, bytes]:
-    return {ext: storage.get_bytes(object_key(key.path, partition(), ext)) for ext in ("parquet", "fgb")}
+    return {
+        ext: storage.get_bytes(AssetLocation(key.path, partition()).key(ext)) for ext in ("parquet", "fgb")
+    }
 
 
 def candidate_key(key: dg.AssetKey) -> str:
-    return object_key(key.path, partition(), "parquet", name=CANDIDATE_NAME)
+    return AssetLocation(key.path, partition()).key(PARQUET, name=CANDIDATE_NAME)
 
 
 def test_each_layer_declares_its_checks_and_no_separate_check_remains() -> None:
-    defs = catchment_definitions()
+    defs = catchment_defs
     assert not defs.asset_checks
     declared = {
         spec.asset_key: {spec.name: spec.blocking for spec in asset.check_specs}

@@ -14,9 +14,8 @@ from rasterio.transform import from_origin
 from landing_zone.defs.catchments.assets import rivers_aligned
 from landing_zone.defs.catchments.river_source import RiverSourceError
 from shared.assets.landing_zone import REGIONS, catchment_key, hydrography_key
-from shared.io_managers.partitions import partition_dimensions
 from shared.resources.platform import RASTER_IO_MANAGER, VECTOR_IO_MANAGER, platform_resources
-from shared.storage import object_key
+from shared.storage.layout import AssetLocation, partition_dimensions
 from shared.vectors.formats import write_geoparquet
 from shared.vectors.geoframe import GeoFrame
 
@@ -28,7 +27,7 @@ DEM_ORIGIN = (700_000.0, 600_500.0)
 
 def store(storage, key: dg.AssetKey, path: Path, extension: str) -> None:
     storage.get_storage().put_file(
-        path, object_key(key.path, partition_dimensions(REGIONS, REGION), extension)
+        path, AssetLocation(key.path, partition_dimensions(REGIONS, REGION)).key(extension)
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from landing_zone.defs.catchments.definitions import catchment_definitions
+from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from landing_zone.defs.elevation.definitions import ElevationPipeline
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import CATCHMENT_STAGES, HYDROGRAPHY_STAGES, catchment_key, hydrography_key
@@ -39,7 +39,7 @@ def chain_definitions(region: Path, storage: StorageResource) -> dg.Definitions:
     )
     return dg.Definitions.merge(
         dg.build_defs_for_component(ElevationPipeline(product="dtm")),
-        catchment_definitions(),
+        catchment_defs,
         dg.Definitions(resources={**platform_resources(storage), "sources": sources}),
     )
 

@@ -13,6 +13,7 @@ from dagster import AssetIn, asset, materialize
 
 from shared.io_managers.base import UnsupportedAnnotationError
 from shared.io_managers.vector import FLATGEOBUF, VectorIOManager
+from shared.resources.storage import StorageResource
 from shared.vectors.formats import FlatGeobufError
 from shared.vectors.geoframe import GeoFrame, GeometryColumnError
 
@@ -145,3 +146,17 @@ def test_a_layer_with_null_geometries_is_still_stored_as_geoparquet(local_storag
     result = materialize([plain], resources={"vectors": VectorIOManager(storage=local_storage)})
     metadata = result.asset_materializations_for_node("catchments__plain")[0].metadata
     assert metadata["geometry_types"].value == ["Polygon"] and metadata["dagster/row_count"].value == 2
+
+
+def test_the_flatgeobuf_layer_is_named_after_the_asset_and_written_the_same_every_time(tmp_path):
+    """GDAL names a layer after its file unless told: a temporary name would show in QGIS and make the
+    bytes differ between two runs of the same input."""
+    stored = []
+    for run in ("first", "second"):
+        storage = StorageResource(url=str(tmp_path / run))
+        assert materialize(
+            [squares_asset(squares(3))], resources={"vectors": VectorIOManager(storage=storage)}
+        )
+        stored.append(tmp_path / run / "catchments" / "squares" / "part.fgb")
+    assert pyogrio.list_layers(stored[0])[0][0] == "squares"
+    assert stored[0].read_bytes() == stored[1].read_bytes()

@@ -109,11 +109,11 @@ def test_duckdb_checks_pass_on_polished_series_and_catch_a_duplicate(small_regio
     from landing_zone.defs.stations.checks import polished_sql_checks
     from shared.assets.landing_zone import METEO_POLISHED
     from shared.resources.duckdb_checks import DuckDBChecksResource
-    from shared.storage import object_key
+    from shared.storage.layout import PARQUET, AssetLocation
 
     polished = polish(parsed(small_region, "meteo"))
     storage = local_storage.get_storage()
-    key = object_key(METEO_POLISHED.path, None, "parquet")
+    key = AssetLocation(METEO_POLISHED.path).key(PARQUET)
     duckdb = DuckDBChecksResource(storage=local_storage)
     with storage.writer(key) as path:
         polished.write_parquet(path)

@@ -22,7 +22,7 @@ from platform_dev.demo import apply_sensor_tick, materialize_selection
 from shared.assets.landing_zone import station_key
 from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
-from shared.storage import object_key
+from shared.storage.layout import PARQUET, AssetLocation
 
 REVISED_STATION, OTHER_STATION = "250190391", "250190392"
 METEO_SYNC_PLAN = station_key("meteo", "sync_plan")
@@ -84,7 +84,7 @@ def stored_table(
     storage: StorageResource, key: dg.AssetKey, partition: dict[str, str] | None
 ) -> pl.DataFrame:
     store = storage.get_storage()
-    with store.local_copy(object_key(key.path, partition, "parquet")) as path:
+    with store.local_copy(AssetLocation(key.path, partition).key(PARQUET)) as path:
         return pl.read_parquet(path)
 
 
@@ -221,7 +221,7 @@ def test_hydro_partition_on_s3_keeps_the_zip_and_stores_utc_times(small_region, 
     source = f"{code}_2021"
     partition = {"hydro_sources": source}
     store = s3_storage.get_storage()
-    zip_key = object_key(HYDRO_RAW_OBSERVATIONS.path, partition, "zip", name=source)
+    zip_key = AssetLocation(HYDRO_RAW_OBSERVATIONS.path, partition).key("zip", name=source)
     assert store.get_bytes(zip_key) == (provider / "2021" / f"{source}.zip").read_bytes()
     table = stored_table(s3_storage, HYDRO_RAW_OBSERVATIONS, partition)
     assert table.columns == ["station", "time", "water_level_cm", "discharge_m3s", "source", "line"]

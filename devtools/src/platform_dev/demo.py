@@ -27,6 +27,7 @@ from shared.assets.landing_zone import (
     hydrography_key,
     station_key,
 )
+from shared.partitions import apply_partition_requests
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,7 @@ def apply_sensor_tick(
         result = sensor_def(context)
     if not isinstance(result, dg.SensorResult):
         raise TypeError(f"sensor {sensor_name} returned {type(result).__name__}, expected a SensorResult")
-    for request in result.dynamic_partitions_requests or []:
-        if isinstance(request, dg.AddDynamicPartitionsRequest):
-            instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
-        else:
-            for key in request.partition_keys:
-                instance.delete_dynamic_partition(request.partitions_def_name, key)
+    apply_partition_requests(instance, list(result.dynamic_partitions_requests or []))
     runs = [
         materialize_selection(defs, instance, run.asset_selection or [], run.partition_key)
         for run in result.run_requests or []

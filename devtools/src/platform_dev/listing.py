@@ -9,6 +9,7 @@ from collections import defaultdict
 
 from shared.resources.platform import storage_resource
 from shared.storage import ObjectInfo
+from shared.storage.layout import COG
 
 
 def asset_of(key: str) -> str:
@@ -31,7 +32,7 @@ def main() -> None:
     for asset, objects in sorted(by_asset.items()):
         size = sum(info.size for info in objects) / 1e6
         example = objects[-1]
-        hint = storage.gdal_path(example.key) if example.key.endswith(".tif") else example.uri
+        hint = storage.gdal_path(example.key) if example.key.endswith(f".{COG}") else example.uri
         print(f"  {asset:<42} {len(objects):>4} objects {size:9.2f} MB  e.g. {hint}")
 
 

@@ -12,16 +12,26 @@ assets read the published object, which is always one that passed.
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 import dagster as dg
 import polars as pl
 
-from shared.storage import Storage, object_key
+from shared.storage import Storage
+from shared.storage.layout import CANDIDATE_NAME, PARQUET, AssetLocation
 
-CANDIDATE_NAME = "candidate"
+__all__ = [
+    "CANDIDATE_NAME",
+    "CandidateRejected",
+    "drop_candidate",
+    "failed_blocking",
+    "keep_candidate_file",
+    "keep_candidate_table",
+    "published_table",
+    "reject",
+]
 
 
 class CandidateRejected(dg.Failure):
@@ -47,38 +57,30 @@ def reject(asset: dg.AssetKey, failed: Sequence[str], candidate_uri: str | None)
     )
 
 
-def published_table(
-    storage: Storage, asset_path: Sequence[str], partition: Mapping[str, str] | None
-) -> pl.DataFrame | None:
+def published_table(storage: Storage, location: AssetLocation) -> pl.DataFrame | None:
     """The asset partition's published Parquet table, or None before its first publication."""
-    key = object_key(asset_path, partition, "parquet")
+    key = location.key(PARQUET)
     if not storage.exists(key):
         return None
     return pl.read_parquet(io.BytesIO(storage.get_bytes(key)))
 
 
-def keep_candidate_table(
-    storage: Storage, asset_path: Sequence[str], partition: Mapping[str, str] | None, table: pl.DataFrame
-) -> str:
+def keep_candidate_table(storage: Storage, location: AssetLocation, table: pl.DataFrame) -> str:
     """Store a rejected table as ``candidate.parquet`` beside the published one; returns its URI."""
     buffer = io.BytesIO()
     table.write_parquet(buffer, compression="zstd")
-    key = object_key(asset_path, partition, "parquet", name=CANDIDATE_NAME)
+    key = location.key(PARQUET, name=CANDIDATE_NAME)
     storage.put_bytes(buffer.getvalue(), key)
     return storage.uri(key)
 
 
-def keep_candidate_file(
-    storage: Storage, asset_path: Sequence[str], partition: Mapping[str, str] | None, path: Path, ext: str
-) -> str:
+def keep_candidate_file(storage: Storage, location: AssetLocation, path: Path, ext: str) -> str:
     """Store a rejected file as ``candidate.{ext}`` beside the published one; returns its URI."""
-    key = object_key(asset_path, partition, ext, name=CANDIDATE_NAME)
+    key = location.key(ext, name=CANDIDATE_NAME)
     storage.put_file(path, key)
     return storage.uri(key)
 
 
-def drop_candidate(
-    storage: Storage, asset_path: Sequence[str], partition: Mapping[str, str] | None, ext: str
-) -> None:
+def drop_candidate(storage: Storage, location: AssetLocation, ext: str) -> None:
     """Remove a kept candidate once a newer version passed: it no longer explains what is published."""
-    storage.delete(object_key(asset_path, partition, ext, name=CANDIDATE_NAME))
+    storage.delete(location.key(ext, name=CANDIDATE_NAME))

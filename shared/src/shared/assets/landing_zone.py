@@ -24,9 +24,6 @@ ELEVATION_KEYS = tuple(
 DTM_CONSOLIDATED = elevation_key("dtm", "consolidated")
 """The consolidated terrain model per region (COG, EPSG:2180): what catchments and the model read."""
 
-DSM_CONSOLIDATED = elevation_key("dsm", "consolidated")
-"""The consolidated surface model per region (COG)."""
-
 STATION_NETWORKS = ("meteo", "hydro")
 STATION_STAGES = ("sync_plan", "stations", "raw_observations", "polished_timeseries")
 
@@ -43,9 +40,6 @@ STATION_KEYS = tuple(station_key(network, stage) for network in STATION_NETWORKS
 
 METEO_POLISHED = station_key("meteo", "polished_timeseries")
 """Daily meteorological series per station, flagged value by value (the model's forcing)."""
-
-HYDRO_POLISHED = station_key("hydro", "polished_timeseries")
-"""Daily water level and discharge per gauge, flagged value by value (the model's target)."""
 
 HYDROGRAPHY_STAGES = ("rivers", "rivers_aligned")
 

@@ -1,7 +1,8 @@
 """The base of the platform's IO managers: asset key and partitions to storage keys, one place.
 
-Subclasses decide the file format; this class decides *where* (the layout contract) and how inputs that
-span several upstream partitions are enumerated.
+Subclasses decide the file format; this class decides *where* (the layout contract,
+:class:`~shared.storage.layout.AssetLocation`) and how inputs that span several upstream partitions are
+enumerated.
 """
 
 from collections.abc import Callable
@@ -15,9 +16,9 @@ from dagster import (
     ResourceDependency,
 )
 
-from shared.io_managers.partitions import partition_dimensions
 from shared.resources.storage import StorageResource
-from shared.storage import ObjectNotFoundError, Storage, object_key
+from shared.storage import ObjectNotFoundError, Storage
+from shared.storage.layout import AssetLocation
 
 
 class UnsupportedAnnotationError(TypeError):
@@ -36,18 +37,21 @@ class StorageIOManager(ConfigurableIOManager):
     def store(self) -> Storage:
         return self.storage.get_storage()
 
+    def output_location(self, context: OutputContext) -> AssetLocation:
+        """Where the partition being written lives; one object per materialised partition."""
+        if not context.has_asset_partitions:
+            return AssetLocation.for_partition(context.asset_key)
+        keys = context.asset_partition_keys
+        if len(keys) != 1:
+            raise ValueError(
+                f"{context.asset_key.to_user_string()}: one output cannot be stored as {len(keys)} "
+                "partitions; run the partitions one by one (single-run backfills are not supported)"
+            )
+        return AssetLocation.for_partition(context.asset_key, context.asset_partitions_def, keys[0])
+
     def output_key(self, context: OutputContext) -> str:
-        """The object key of the partition being written; one object per materialised partition."""
-        partition = None
-        if context.has_asset_partitions:
-            keys = context.asset_partition_keys
-            if len(keys) != 1:
-                raise ValueError(
-                    f"{context.asset_key.to_user_string()}: one output cannot be stored as {len(keys)} "
-                    "partitions; run the partitions one by one (single-run backfills are not supported)"
-                )
-            partition = partition_dimensions(context.asset_partitions_def, keys[0])
-        return object_key(context.asset_key.path, partition, self.extension)
+        """The object key of the partition being written."""
+        return self.output_location(context).key(self.extension)
 
     def require(self, key: str, context: InputContext) -> None:
         """Fail with the asset and URI named when an upstream object is missing."""
@@ -86,12 +90,12 @@ class StorageIOManager(ConfigurableIOManager):
 
         Unpartitioned inputs give one entry keyed by the empty string.
         """
-        asset_path = context.asset_key.path
+        asset, extension = context.asset_key, self.extension
         if not context.has_asset_partitions:
-            return {"": object_key(asset_path, None, self.extension)}
+            return {"": AssetLocation.for_partition(asset).key(extension)}
         partitions_def = context.asset_partitions_def
         return {
-            key: object_key(asset_path, partition_dimensions(partitions_def, key), self.extension)
+            key: AssetLocation.for_partition(asset, partitions_def, key).key(extension)
             for key in context.asset_partition_keys
         }
 

@@ -30,6 +30,7 @@ from shared.io_managers.pydantic_frames import (
     model_of,
     models_to_frame,
 )
+from shared.storage.layout import PARQUET
 
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
 """Input metadata flag: load the upstream partitions that exist and leave out the others."""
@@ -44,7 +45,7 @@ class CorruptParquetError(ValueError):
 class ParquetIOManager(StorageIOManager):
     """Stores each asset partition as ``{asset path}/{dim=value...}/part.parquet`` (zstd)."""
 
-    extension: ClassVar[str] = "parquet"
+    extension: ClassVar[str] = PARQUET
     compression_level: int = Field(default=3, description="zstd level; 3 balances speed and size.")
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:

@@ -30,6 +30,7 @@ from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata
 from shared.rasters.cog import RasterDescription, describe_raster
 from shared.rasters.handles import CogFile, StoredRaster, remove_stored
+from shared.storage.layout import COG
 
 _LOCAL_GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO"}
 
@@ -41,7 +42,7 @@ class NotACogError(ValueError):
 class RasterIOManager(StorageIOManager):
     """Stores each asset partition as ``{asset path}/{dim=value...}/part.tif``."""
 
-    extension: ClassVar[str] = "tif"
+    extension: ClassVar[str] = COG
 
     stage_inputs: bool = Field(
         default=True,

@@ -24,6 +24,8 @@ from pydantic import Field
 
 from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata, table_metadata
+from shared.storage.layout import FLATGEOBUF as FLATGEOBUF_EXTENSION
+from shared.storage.layout import PARQUET
 from shared.vectors.formats import FlatGeobufError, read_geoparquet, write_flatgeobuf, write_geoparquet
 from shared.vectors.geoframe import GeoFrame
 
@@ -34,7 +36,7 @@ FLATGEOBUF = "flatgeobuf"
 class VectorIOManager(StorageIOManager):
     """Stores each asset partition as ``{asset path}/{dim=value...}/part.parquet`` (GeoParquet)."""
 
-    extension: ClassVar[str] = "parquet"
+    extension: ClassVar[str] = PARQUET
     compression_level: int = Field(default=3, description="zstd level of the GeoParquet files.")
 
     def handle_output(self, context: OutputContext, obj: Any) -> None:
@@ -45,8 +47,10 @@ class VectorIOManager(StorageIOManager):
                 f"{context.asset_key.to_user_string()}: the vector IO manager stores a GeoFrame, "
                 f"not {type(obj).__name__}"
             )
-        key = self.output_key(context)
-        flatgeobuf_key = _flatgeobuf_key(key) if (context.definition_metadata or {}).get(FLATGEOBUF) else None
+        location = self.output_location(context)
+        key = location.key(self.extension)
+        wants_flatgeobuf = (context.definition_metadata or {}).get(FLATGEOBUF)
+        flatgeobuf_key = location.key(FLATGEOBUF_EXTENSION) if wants_flatgeobuf else None
         started = time.perf_counter()
         self._publish(obj, key, flatgeobuf_key, context.asset_key.to_user_string())
         metadata = object_metadata(self.store.stat(key), time.perf_counter() - started)
@@ -79,7 +83,7 @@ class VectorIOManager(StorageIOManager):
 
     def _build_flatgeobuf(self, layer: GeoFrame, path: Path, key: str, asset: str) -> None:
         try:
-            write_flatgeobuf(layer, path)
+            write_flatgeobuf(layer, path, name=asset.rsplit("/", 1)[-1])
         except FlatGeobufError as error:
             raise FlatGeobufError(
                 f"{asset}: cannot build {self.store.uri(key)}: {error}; neither it nor the GeoParquet "
@@ -92,10 +96,6 @@ class VectorIOManager(StorageIOManager):
             "flatgeobuf_gdal_path": MetadataValue.text(self.store.gdal_path(key)),
             "flatgeobuf_bytes": MetadataValue.int(self.store.stat(key).size),
         }
-
-
-def _flatgeobuf_key(parquet_key: str) -> str:
-    return parquet_key.removesuffix(".parquet") + ".fgb"
 
 
 def _layer_metadata(layer: GeoFrame) -> dict[str, Any]:

@@ -7,7 +7,7 @@ polars, locally or from S3), because DuckDB's httpfs extension cannot be install
 """
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import polars as pl
@@ -23,9 +23,9 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 from pydantic import BaseModel, Field
 
-from shared.io_managers.partitions import partition_dimensions
 from shared.resources.storage import StorageResource
-from shared.storage import ObjectNotFoundError, object_key
+from shared.storage import ObjectNotFoundError
+from shared.storage.layout import PARQUET, AssetLocation
 
 CHECKED_TABLE = "asset_rows"
 
@@ -66,8 +66,8 @@ class DuckDBChecksResource(DuckDBResource):
         partition_key: str | None = None,
     ) -> Iterator[AssetCheckResult]:
         """Load the stored asset (partition) into a temporary table and yield one result per check."""
-        partition = partition_dimensions(partitions_def, partition_key) if partition_key else None
-        yield from self.check_frame(asset, checks, self._read(asset, partition))
+        location = AssetLocation.for_partition(asset, partitions_def, partition_key or None)
+        yield from self.check_frame(asset, checks, self._read(asset, location))
 
     def check_frame(
         self, asset: AssetKey, checks: Sequence[SqlCheck], frame: pl.DataFrame
@@ -80,9 +80,9 @@ class DuckDBChecksResource(DuckDBResource):
             for check in checks:
                 yield _evaluate(connection, asset, check, frame.height)
 
-    def _read(self, asset: AssetKey, partition: Mapping[str, str] | None) -> pl.DataFrame:
+    def _read(self, asset: AssetKey, location: AssetLocation) -> pl.DataFrame:
         storage = self.storage.get_storage()
-        key = object_key(asset.path, partition, "parquet")
+        key = location.key(PARQUET)
         if not storage.exists(key):
             raise ObjectNotFoundError(f"{asset.to_user_string()}: no Parquet to check at {storage.uri(key)}")
         with storage.local_copy(key) as path:  # the storage API's retries, not polars' silent ones

@@ -13,11 +13,12 @@ from shared.storage.base import (
     StorageError,
     StorageUnavailableError,
 )
-from shared.storage.layout import InvalidLayoutError, object_key
+from shared.storage.layout import AssetLocation, InvalidLayoutError
 from shared.storage.local import LocalStorage
 from shared.storage.s3 import S3Storage
 
 __all__ = [
+    "AssetLocation",
     "InsufficientDiskError",
     "InvalidLayoutError",
     "LocalStorage",
@@ -27,7 +28,6 @@ __all__ = [
     "Storage",
     "StorageError",
     "StorageUnavailableError",
-    "object_key",
     "open_storage",
 ]
 

@@ -69,8 +69,11 @@ def read_geoparquet(path: Path, source: str) -> GeoFrame:
     return GeoFrame(pl.DataFrame(table), f"EPSG:{epsg}" if epsg else crs.to_wkt())
 
 
-def write_flatgeobuf(layer: GeoFrame, path: Path) -> None:
+def write_flatgeobuf(layer: GeoFrame, path: Path, name: str) -> None:
     """FlatGeobuf with a packed Hilbert R-tree (``SPATIAL_INDEX=YES``), written by GDAL through pyogrio.
+
+    ``name`` is the layer name QGIS shows; without it GDAL takes the (temporary) file name, which would
+    also make the bytes differ from run to run.
 
     The R-tree needs a box per feature, so null and empty geometries are refused up front with their rows
     named; columns GDAL has no field type for (all-null ``Null``, durations...) fail with the column named.
@@ -83,6 +86,7 @@ def write_flatgeobuf(layer: GeoFrame, path: Path) -> None:
         pyogrio.write_arrow(
             layer.frame.to_arrow(),
             path,
+            layer=name,
             driver="FlatGeobuf",
             geometry_name=GEOMETRY,
             geometry_type=types[0] if len(types) == 1 else "Unknown",

@@ -13,6 +13,7 @@ from pydantic import Field
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.k8s import K8sOpTags
+from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster, scratch_dir
 from shared.resources.platform import RASTER_IO_MANAGER
 
@@ -33,7 +34,7 @@ class ModelGridConfig(Config):
     ins={"terrain": AssetIn(key=DTM_CONSOLIDATED)},
     partitions_def=REGIONS,
     io_manager_key=RASTER_IO_MANAGER,
-    op_tags=K8sOpTags.small(env={"GDAL_CACHEMAX": "256"}),
+    op_tags=K8sOpTags.small(env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "gdal"},
     description="The region's consolidated DTM averaged onto the model grid (COG).",
 )

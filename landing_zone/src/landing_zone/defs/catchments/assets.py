@@ -49,22 +49,21 @@ from shared.assets.landing_zone import (
     catchment_key,
     hydrography_key,
 )
-from shared.io_managers.partitions import partition_dimensions
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import drop_candidate, failed_blocking, keep_candidate_file, reject
+from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY, VECTOR_IO_MANAGER
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
+from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.formats import write_geoparquet
 from shared.vectors.geoframe import GeoFrame
 
 BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
 """Strategy x region assets read region-only upstream assets through this mapping."""
-
-GDAL_CACHEMAX_MB = 256
 
 
 @dg.asset(
@@ -141,14 +140,14 @@ def strategy_of(context: dg.AssetExecutionContext) -> str:
     ins={"dem": dg.AssetIn(key=DTM_CONSOLIDATED)},
     partitions_def=REGIONS,
     io_manager_key=RASTER_IO_MANAGER,
-    op_tags=K8sOpTags.large(divider=2, env={"GDAL_CACHEMAX": str(GDAL_CACHEMAX_MB)}),
+    op_tags=K8sOpTags.large(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "gdal"},
     description="The consolidated DTM averaged onto the analysis grid, block-wise.",
 )
 def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, dem: StoredRaster) -> CogFile:
     from landing_zone.defs.catchments.rasters import resample_dem
 
-    cog = resample_dem(dem, config.resolution_m, GDAL_CACHEMAX_MB)
+    cog = resample_dem(dem, config.resolution_m, DEFAULT_GDAL_CACHE_MB)
     context.add_output_metadata({"analysis_resolution_m": config.resolution_m, "resampling": "average"})
     return CogFile(cog)
 
@@ -370,20 +369,18 @@ def _publish_if_passed(
     older kept one no longer explains what is published and is dropped.
     """
     store = storage.get_storage()
-    partition = partition_dimensions(CATCHMENT_PARTITIONS, context.partition_key)
+    location = AssetLocation.for_partition(key, CATCHMENT_PARTITIONS, context.partition_key)
     yield from results
     failed = failed_blocking(results, specs)
     if failed:
-        reject(key, failed, _keep_candidate_layer(store, key, partition, layer))
+        reject(key, failed, _keep_candidate_layer(store, location, layer))
     yield dg.Output(layer, metadata=dict(metadata))
-    drop_candidate(store, key.path, partition, "parquet")
+    drop_candidate(store, location, PARQUET)
 
 
-def _keep_candidate_layer(
-    store: Storage, key: dg.AssetKey, partition: dict[str, str], layer: GeoFrame
-) -> str:
+def _keep_candidate_layer(store: Storage, location: AssetLocation, layer: GeoFrame) -> str:
     """Store a rejected layer as GeoParquet beside the published one (QGIS opens it); returns its URI."""
     with tempfile.TemporaryDirectory(prefix="candidate-") as scratch:
-        path = Path(scratch) / "candidate.parquet"
+        path = Path(scratch) / f"candidate.{PARQUET}"
         write_geoparquet(layer, path)
-        return keep_candidate_file(store, key.path, partition, path, "parquet")
+        return keep_candidate_file(store, location, path, PARQUET)

@@ -18,19 +18,17 @@ from landing_zone.defs.catchments.assets import (
     rivers_aligned,
 )
 
-
-def catchment_definitions() -> dg.Definitions:
-    """The domain's one entry point, so the location root needs to know no module but this one."""
-    return dg.Definitions(
-        assets=[
-            rivers,
-            rivers_aligned,
-            analysis_dem,
-            condition_dem_and_route_flow,
-            flow_accumulation_d8,
-            flow_accumulation_dinf,
-            reaches,
-            reach_catchments,
-            progressive_catchments,
-        ]
-    )
+defs = dg.Definitions(
+    assets=[
+        rivers,
+        rivers_aligned,
+        analysis_dem,
+        condition_dem_and_route_flow,
+        flow_accumulation_d8,
+        flow_accumulation_dinf,
+        reaches,
+        reach_catchments,
+        progressive_catchments,
+    ]
+)
+"""The domain's one entry point: the defs-folder loader takes this module-level ``Definitions``."""

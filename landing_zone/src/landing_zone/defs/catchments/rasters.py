@@ -16,6 +16,7 @@ import numpy as np
 
 from landing_zone.defs.catchments.grid import Grid
 from shared.rasters.cog import COG_BLOCK_SIZE, copy_to_cog, tiled_gtiff_profile
+from shared.rasters.gdal_cache import gdal_cache_env
 from shared.rasters.handles import StoredRaster, scratch_dir
 
 DEM_NODATA = -9999.0
@@ -45,8 +46,10 @@ def resample_dem(source: StoredRaster, resolution_m: float, cache_mb: int) -> Pa
     from rasterio.vrt import WarpedVRT
 
     destination = scratch_dir("analysis-dem-") / "analysis_dem.tif"
-    cache = {"GDAL_CACHEMAX": cache_mb * 1024 * 1024}
-    with rasterio.Env(**cache, **source.gdal_options), rasterio.open(source.gdal_path) as dataset:
+    with (
+        rasterio.Env(**gdal_cache_env(cache_mb), **source.gdal_options),
+        rasterio.open(source.gdal_path) as dataset,
+    ):
         west, south, east, north = dataset.bounds
         west, south = (math.floor(v / resolution_m) * resolution_m for v in (west, south))
         east, north = (math.ceil(v / resolution_m) * resolution_m for v in (east, north))

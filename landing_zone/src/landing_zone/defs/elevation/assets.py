@@ -17,7 +17,6 @@ from landing_zone.defs.elevation import checks
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
-from shared.io_managers.partitions import partition_dimensions
 from shared.k8s import K8sOpTags
 from shared.publication import (
     drop_candidate,
@@ -26,10 +25,12 @@ from shared.publication import (
     keep_candidate_table,
     reject,
 )
+from shared.rasters.gdal_cache import gdal_cache_step_env
 from shared.rasters.handles import CogFile
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
+from shared.storage.layout import COG, PARQUET, AssetLocation
 
 if TYPE_CHECKING:
     from landing_zone.defs.elevation.definitions import ElevationPipeline
@@ -90,18 +91,21 @@ def raw_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         from shared.publication import published_table
         from shared.workers import WorkerPool
 
-        partition = partition_dimensions(pipeline.sheet_partitions, context.partition_key)
+        location = AssetLocation.for_partition(
+            pipeline.key("raw_tiles"), pipeline.sheet_partitions, context.partition_key
+        )
+        partition = location.partition
         tiles = index.filter(
             (pl.col("map_sheet") == partition["map_sheet"]) & (pl.col("region") == partition["region"])
         )
-        store, path = storage.get_storage(), pipeline.key("raw_tiles").path
-        previous = published_table(store, path, partition)
+        store = storage.get_storage()
+        previous = published_table(store, location)
         index_url = sources.elevation_index_url.format(product=pipeline.product)
         allowed = sources.allowed_prefixes("elevation_index", index_url)
         pool = WorkerPool(max_workers=pipeline.download_workers, logger=context.log, name="download")
         report = pool.run(
             tiles.to_dicts(),
-            lambda row: download_tile(row, store, path, partition, allowed, index_url),
+            lambda row: download_tile(row, store, location, allowed, index_url),
             key=lambda row: row["tile_id"],
         )
         report.raise_if_failures()
@@ -113,8 +117,8 @@ def raw_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         metadata = {**report.to_metadata(), "sheet_fingerprint": fingerprint, "retired_tiles": retired}
         yield dg.Output(table, metadata=metadata)
         # Published: only now do the withdrawn tiles become retired (and returning ones not).
-        write_tombstones(store, path, partition, withdrawn, "no longer in the index")
-        clear_tombstones(store, path, partition, set(rows))
+        write_tombstones(store, location, withdrawn, "no longer in the index")
+        clear_tombstones(store, location, set(rows))
 
     return raw_tiles
 
@@ -130,7 +134,7 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         ins={"raw": dg.AssetIn(key=pipeline.key("raw_tiles"))},
         partitions_def=pipeline.sheet_partitions,
         check_specs=specs,
-        op_tags=K8sOpTags.medium(divider=2, env={"GDAL_CACHEMAX": str(pipeline.gdal_cachemax_mb)}),
+        op_tags=K8sOpTags.medium(divider=2, env=gdal_cache_step_env(pipeline.gdal_cachemax_mb)),
         kinds={"cog", "parquet"},
         description="Each raw tile as a COG on the configured grid; the table holds per-tile statistics, "
         "the skipped tiles with their reasons and the tiles that kept their last published version. "
@@ -151,16 +155,16 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
             unreferenced_objects,
         )
         from shared.publication import published_table
-        from shared.storage import object_key
         from shared.workers import RetryPolicy, WorkerPool
 
         key = pipeline.key("converted_tiles")
-        partition = partition_dimensions(pipeline.sheet_partitions, context.partition_key)
+        location = AssetLocation.for_partition(key, pipeline.sheet_partitions, context.partition_key)
+        partition = location.partition
         settings = ConversionSettings(
             pipeline.crs, pipeline.cell_size, pipeline.fill_distance_cells, pipeline.clip_bounds
         )
         store = storage.get_storage()
-        previous = published_table(store, key.path, partition)
+        previous = published_table(store, location)
         usable = raw.filter(pl.col("status").is_in(USABLE))
         pool = WorkerPool(
             max_workers=pipeline.convert_workers,
@@ -170,7 +174,7 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         )
         report = pool.run(
             usable.to_dicts(),
-            lambda row: convert_raw_tile(row, store, settings, key.path, partition),
+            lambda row: convert_raw_tile(row, store, settings, location),
             key=lambda row: row["tile_id"],
         )
         report.raise_if_failures()
@@ -185,14 +189,13 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         yield from results
         failed = failed_blocking(results, specs)
         if failed:
-            reject(key, failed, keep_candidate_table(store, key.path, partition, table))
+            reject(key, failed, keep_candidate_table(store, location, table))
         yield dg.Output(table, metadata=report.to_metadata())
         # Published: versions listed by neither this table nor the one it replaced are superseded.
-        prefix = object_key(key.path, partition, "tif").rsplit("/", 1)[0] + "/"
         kept = [table] + ([previous] if previous is not None else [])
-        for stale in unreferenced_objects(store, prefix, kept, "cog_key"):
+        for stale in unreferenced_objects(store, location.folder, kept, "cog_key"):
             store.delete(stale)
-        drop_candidate(store, key.path, partition, "parquet")
+        drop_candidate(store, location, PARQUET)
 
     return converted_tiles
 
@@ -216,7 +219,7 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         partitions_def=REGIONS,
         check_specs=specs,
         io_manager_key=RASTER_IO_MANAGER,
-        op_tags=K8sOpTags.large(divider=2, env={"GDAL_CACHEMAX": str(pipeline.gdal_cachemax_mb)}),
+        op_tags=K8sOpTags.large(divider=2, env=gdal_cache_step_env(pipeline.gdal_cachemax_mb)),
         kinds={"cog", "gdal"},
         description=f"One {pipeline.product.upper()} COG per region: a VRT mosaic of the published converted "
         "tiles copied block-wise with overviews. Published only when its blocking checks pass.",
@@ -228,7 +231,7 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
 
         key = pipeline.key("consolidated")
         store = storage.get_storage()
-        partition = partition_dimensions(REGIONS, context.partition_key)
+        location = AssetLocation.for_partition(key, REGIONS, context.partition_key)
         tables = [table for table in converted.values() if table.height]
         cog = consolidate_region(tables, store, pipeline.crs, pipeline.cell_size, pipeline.gdal_cachemax_mb)
         context.log.info(f"consolidated {sum(t.height for t in tables)} tiles from {len(tables)} sheets")
@@ -236,9 +239,9 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         yield from results
         failed = failed_blocking(results, specs)
         if failed:
-            reject(key, failed, keep_candidate_file(store, key.path, partition, cog, "tif"))
+            reject(key, failed, keep_candidate_file(store, location, cog, COG))
         yield dg.Output(CogFile(cog))
-        drop_candidate(store, key.path, partition, "tif")
+        drop_candidate(store, location, COG)
 
     return consolidated
 

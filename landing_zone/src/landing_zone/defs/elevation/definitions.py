@@ -12,6 +12,7 @@ from pydantic import Field
 
 from landing_zone.defs.elevation import assets, sensors
 from shared.assets.landing_zone import REGIONS, elevation_key
+from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB
 
 
 class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
@@ -29,7 +30,8 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
         default=None, description="Optional region rectangle (west, south, east, north) to clip tiles to."
     )
     gdal_cachemax_mb: int = Field(
-        default=256, description="GDAL block cache per op; consolidation peaks near 2x this + 250 MB."
+        default=DEFAULT_GDAL_CACHE_MB,
+        description="GDAL block cache per op; consolidation peaks near 2x this + 250 MB.",
     )
     max_retired_fraction: float = Field(
         default=0.5,

@@ -22,6 +22,7 @@ from xml.sax.saxutils import escape
 import polars as pl
 
 from shared.rasters.cog import COG_BLOCK_SIZE, copy_to_cog
+from shared.rasters.gdal_cache import gdal_cache_env
 from shared.rasters.handles import scratch_dir
 from shared.storage import Storage
 
@@ -90,8 +91,7 @@ def consolidate(
     """Copy the VRT into a COG with the platform's profile, under a bounded GDAL block cache."""
     import rasterio
 
-    # rasterio hands an integer GDAL_CACHEMAX to GDALSetCacheMax64, which counts bytes, not megabytes
-    with rasterio.Env(GDAL_CACHEMAX=cache_mb * 1024 * 1024, **(gdal_options or {})):
+    with rasterio.Env(**gdal_cache_env(cache_mb), **(gdal_options or {})):
         return copy_to_cog(vrt, destination)
 
 

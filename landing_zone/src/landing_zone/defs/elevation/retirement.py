@@ -14,12 +14,12 @@ converted table on the sheet's next run, and their COGs deleted as superseded ve
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import polars as pl
 
-from shared.storage import Storage, object_key
+from shared.storage import Storage
+from shared.storage.layout import JSON, PARQUET, AssetLocation
 
 TOMBSTONE_SUFFIX = "retired"
 
@@ -33,8 +33,7 @@ def withdrawn_rows(previous: pl.DataFrame | None, current: set[str]) -> pl.DataF
 
 def write_tombstones(
     storage: Storage,
-    raw_path: Sequence[str],
-    partition: dict[str, str],
+    raw: AssetLocation,
     rows: pl.DataFrame | None,
     reason: str,
 ) -> list[str]:
@@ -48,43 +47,33 @@ def write_tombstones(
             "reason": reason,
             "objects": [key for key in (row.get("raw_key"), row.get("prj_key")) if key],
         }
-        storage.put_bytes(
-            json.dumps(tombstone, indent=1).encode(), _tombstone_key(raw_path, partition, row["tile_id"])
-        )
+        storage.put_bytes(json.dumps(tombstone, indent=1).encode(), _tombstone_key(raw, row["tile_id"]))
     return sorted(rows["tile_id"].to_list())
 
 
-def clear_tombstones(
-    storage: Storage, raw_path: Sequence[str], partition: dict[str, str], current: set[str]
-) -> None:
+def clear_tombstones(storage: Storage, raw: AssetLocation, current: set[str]) -> None:
     """Remove the tombstones of tiles the provider lists again: they are no longer retired."""
-    prefix = _tombstone_key(raw_path, partition, "x").rsplit("/", 1)[0] + "/"
-    suffix = f".{TOMBSTONE_SUFFIX}.json"
-    for info in list(storage.list(prefix)):
+    suffix = f".{TOMBSTONE_SUFFIX}.{JSON}"
+    for info in list(storage.list(raw.folder)):
         name = info.key.rsplit("/", 1)[1]
         if name.endswith(suffix) and name.removesuffix(suffix) in current:
             storage.delete(info.key)
 
 
-def _tombstone_key(raw_path: Sequence[str], partition: dict[str, str], tile_id: str) -> str:
-    return object_key(raw_path, partition, "json", name=f"{tile_id}.{TOMBSTONE_SUFFIX}")
+def _tombstone_key(raw: AssetLocation, tile_id: str) -> str:
+    return raw.key(JSON, name=f"{tile_id}.{TOMBSTONE_SUFFIX}")
 
 
 def retire_sheet(
-    storage: Storage,
-    raw_path: Sequence[str],
-    converted_path: Sequence[str],
-    partition: dict[str, str],
-    reason: str,
+    storage: Storage, raw: AssetLocation, converted: AssetLocation, reason: str
 ) -> dict[str, int]:
     """Tombstone a withdrawn sheet's raw tiles and delete its converted layer; returns the counts."""
     from shared.publication import published_table
 
-    raw = published_table(storage, raw_path, partition)
-    retired = write_tombstones(storage, raw_path, partition, raw, reason)
+    table = published_table(storage, raw)
+    retired = write_tombstones(storage, raw, table, reason)
     # The raw objects stay (append-only), but the sheet no longer lists them: should the provider list
     # the sheet again, nothing says it is already materialised, so it runs again.
-    storage.delete(object_key(raw_path, partition, "parquet"))
-    prefix = object_key(converted_path, partition, "parquet").rsplit("/", 1)[0] + "/"
-    deleted = sum(storage.delete(info.key) for info in list(storage.list(prefix)))
+    storage.delete(raw.key(PARQUET))
+    deleted = sum(storage.delete(info.key) for info in list(storage.list(converted.folder)))
     return {"tombstoned_tiles": len(retired), "deleted_converted_objects": deleted}

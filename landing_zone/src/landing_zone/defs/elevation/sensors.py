@@ -20,7 +20,9 @@ import dagster as dg
 
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
+from shared.partitions import partition_requests
 from shared.resources.storage import StorageResource
+from shared.storage.layout import PARQUET, AssetLocation
 
 if TYPE_CHECKING:
     from landing_zone.defs.elevation.definitions import ElevationPipeline
@@ -46,29 +48,24 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         index = read_index(url, sources.allowed_prefixes("elevation_index", url))
         wanted = set(index["map_sheet"].unique().to_list())
         registered = set(context.instance.get_dynamic_partitions(sheets_name))
-        partition_requests = []
-        if wanted - registered:
-            partition_requests.append(pipeline.sheets.build_add_request(sorted(wanted - registered)))
         live = index_fingerprint(index)
         if _stored_fingerprint(context, index_key) != live:
             return dg.SensorResult(
                 run_requests=[dg.RunRequest(run_key=f"index-{live}", asset_selection=[index_key])],
-                dynamic_partitions_requests=partition_requests,
+                dynamic_partitions_requests=partition_requests(
+                    pipeline.sheets, wanted, registered, retire=()
+                ),
             )
         # Only a withdrawal that the stored snapshot confirms (a second, recorded read) retires data.
         withdrawn = _confirmed_withdrawals(
             context, registered - wanted, len(registered), pipeline.max_retired_fraction
         )
-        if withdrawn:
-            partition_requests.append(pipeline.sheets.build_delete_request(withdrawn))
-            for sheet in withdrawn:
-                for region in REGIONS.get_partition_keys():
-                    partition = {"map_sheet": sheet, "region": region}
-                    store = storage.get_storage()
-                    counts = retire_sheet(
-                        store, sheet_assets[0].path, sheet_assets[1].path, partition, "withdrawn"
-                    )
-                    context.log.info(f"retired sheet {sheet} in {region}: {counts}")
+        for sheet in withdrawn:
+            for region in REGIONS.get_partition_keys():
+                partition = {"map_sheet": sheet, "region": region}
+                raw, converted = (AssetLocation(key.path, partition) for key in sheet_assets)
+                counts = retire_sheet(storage.get_storage(), raw, converted, "withdrawn")
+                context.log.info(f"retired sheet {sheet} in {region}: {counts}")
         current = {
             f"{sheet}|{region}": fingerprint
             for region in REGIONS.get_partition_keys()
@@ -77,7 +74,10 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         seen = json.loads(context.cursor) if context.cursor else {}
         unknown = [name for name in current if name not in seen and name.split("|")[0] in registered]
         seen |= _listed_in_storage(
-            storage, sheet_assets[0], _materialized_fingerprints(context.instance, sheet_assets[0], unknown)
+            storage,
+            sheet_assets[0],
+            pipeline.sheet_partitions,
+            _materialized_fingerprints(context.instance, sheet_assets[0], unknown),
         )
         runs = [
             dg.RunRequest(
@@ -92,7 +92,10 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         ]
         return dg.SensorResult(
             run_requests=runs,
-            dynamic_partitions_requests=partition_requests,
+            # New sheets registered at once; withdrawn ones deleted only now the snapshot confirmed them.
+            dynamic_partitions_requests=partition_requests(
+                pipeline.sheets, wanted, registered, retire=withdrawn
+            ),
             cursor=json.dumps(current, sort_keys=True),
         )
 
@@ -148,16 +151,15 @@ def _confirmed_withdrawals(
 
 
 def _listed_in_storage(
-    storage: StorageResource, key: dg.AssetKey, fingerprints: dict[str, str]
+    storage: StorageResource,
+    key: dg.AssetKey,
+    partitions: dg.MultiPartitionsDefinition,
+    fingerprints: dict[str, str],
 ) -> dict[str, str]:
     """The fingerprints of sheets whose raw table is still stored (a retired sheet's is deleted)."""
-    from shared.storage import object_key
-
     store = storage.get_storage()
     return {
         name: fingerprint
         for name, fingerprint in fingerprints.items()
-        if store.exists(
-            object_key(key.path, dict(zip(("map_sheet", "region"), name.split("|"), strict=True)), "parquet")
-        )
+        if store.exists(AssetLocation.for_partition(key, partitions, name).key(PARQUET))
     }

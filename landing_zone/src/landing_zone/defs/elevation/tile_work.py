@@ -29,7 +29,8 @@ import polars as pl
 
 from landing_zone.defs.elevation.conversion import ConversionSettings, convert_tile
 from landing_zone.defs.elevation.tile_readers import Footprint, TileDefect
-from shared.storage import Storage, object_key
+from shared.storage import Storage
+from shared.storage.layout import COG, AssetLocation
 from shared.workers import PoolReport, SkipItem
 
 DIGEST_DIGITS = 16
@@ -42,8 +43,7 @@ class TileUnavailable(SkipItem):
 def download_tile(
     row: dict[str, Any],
     storage: Storage,
-    raw_path: list[str],
-    partition: dict[str, str],
+    raw: AssetLocation,
     allowed_prefixes: Sequence[str],
     index_url: str,
 ) -> dict[str, Any]:
@@ -68,7 +68,7 @@ def download_tile(
             )
         except FetchError as error:
             raise TileUnavailable(f"{tile_id}: download failed: {error}") from error
-        key = _store_version(storage, result.path, raw_path, partition, tile_id, row["format"], result.sha256)
+        key = _store_version(storage, result.path, raw, tile_id, row["format"], result.sha256)
         prj_key = None
         if row["format"] == "asc":
             prj_url = with_userinfo_of(row["url"].rsplit(".", 1)[0] + ".prj", index_url)
@@ -84,7 +84,7 @@ def download_tile(
             except FetchError as error:
                 raise TileUnavailable(f"{tile_id}: its .prj could not be fetched: {error}") from error
             if prj is not None:
-                prj_key = _store_version(storage, prj.path, raw_path, partition, tile_id, "prj", prj.sha256)
+                prj_key = _store_version(storage, prj.path, raw, tile_id, "prj", prj.sha256)
     return {
         **row,
         "status": "downloaded",
@@ -98,14 +98,13 @@ def download_tile(
 def _store_version(
     storage: Storage,
     local: Path,
-    raw_path: list[str],
-    partition: dict[str, str],
+    raw: AssetLocation,
     tile_id: str,
     ext: str,
     sha256: str,
 ) -> str:
     """Put one raw file under its content-addressed key unless that version is already stored."""
-    key = object_key(raw_path, partition, ext, name=f"{tile_id}.{sha256[:DIGEST_DIGITS]}")
+    key = raw.key(ext, name=f"{tile_id}.{sha256[:DIGEST_DIGITS]}")
     if not storage.exists(key):
         storage.put_file(local, key)
     return key
@@ -115,8 +114,7 @@ def convert_raw_tile(
     row: dict[str, Any],
     storage: Storage,
     settings: ConversionSettings,
-    converted_path: list[str],
-    partition: dict[str, str],
+    converted: AssetLocation,
 ) -> dict[str, Any]:
     """Convert one raw tile into a COG in the converted layer and return its statistics."""
     from rio_cogeo.cogeo import cog_validate
@@ -132,7 +130,7 @@ def convert_raw_tile(
         if not is_cog:
             raise TileDefect(f"{raw.name}: converted file is not a valid COG: {errors}")
         version = _conversion_digest(row["sha256"], settings)
-        key = object_key(converted_path, partition, "tif", name=f"{row['tile_id']}.{version}")
+        key = converted.key(COG, name=f"{row['tile_id']}.{version}")
         # Never replace a stored version: the key names the same raw bytes, settings and code.
         info = storage.stat(key) if storage.exists(key) else storage.put_file(cog, key)
     return {
@@ -241,5 +239,5 @@ def unreferenced_objects(storage: Storage, prefix: str, tables: list[pl.DataFram
     return [
         info.key
         for info in storage.list(prefix)
-        if info.key.endswith(".tif") and info.key not in referenced and info.modified < cutoff
+        if info.key.endswith(f".{COG}") and info.key not in referenced and info.modified < cutoff
     ]

@@ -22,11 +22,11 @@ from landing_zone.defs.stations.sync_plan import plan_metadata, plan_table
 from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources import RemoteFile
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
-from shared.io_managers.partitions import partition_dimensions
 from shared.k8s import K8sOpTags
 from shared.publication import drop_candidate, failed_blocking, keep_candidate_table, reject
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.storage import StorageResource
+from shared.storage.layout import PARQUET, AssetLocation
 
 if TYPE_CHECKING:
     from landing_zone.defs.stations.definitions import StationNetwork
@@ -66,8 +66,7 @@ def stations_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         ingested = ingest(
             file,
             storage.get_storage(),
-            network.key("stations").path,
-            None,
+            AssetLocation.for_partition(network.key("stations")),
             "stations",
             lambda path, _: parse_provider_csv(path, STATION_LIST_FORMAT, file.name),
             allowed,
@@ -104,8 +103,7 @@ def raw_observations_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         ingested = ingest(
             file,
             storage.get_storage(),
-            network.key("raw_observations").path,
-            partition_dimensions(partitions, source),
+            AssetLocation.for_partition(network.key("raw_observations"), partitions, source),
             source,
             lambda path, work_dir: read_provider_zip(path, network.network, source, work_dir),
             allowed,
@@ -154,13 +152,13 @@ def polished_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         polished = polish(pl.concat(tables, how="vertical_relaxed"))
         results = list(duckdb.check_frame(key, sql_checks, polished))
         yield from results
-        store = storage.get_storage()
+        store, location = storage.get_storage(), AssetLocation.for_partition(key)
         failed = failed_blocking(results, specs)
         if failed:
-            reject(key, failed, keep_candidate_table(store, key.path, None, polished))
+            reject(key, failed, keep_candidate_table(store, location, polished))
         yield dg.Output(polished, metadata=polished_metadata(polished, len(tables)))
         # Published: a candidate kept by an earlier rejection no longer explains what analysts read.
-        drop_candidate(store, key.path, None, "parquet")
+        drop_candidate(store, location, PARQUET)
 
     return polished_timeseries
 

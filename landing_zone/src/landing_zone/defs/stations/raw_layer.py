@@ -16,7 +16,7 @@ Raw layer of a partition (layout contract, dimension = the dynamic partitions' n
 import hashlib
 import tempfile
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,8 +40,8 @@ from landing_zone.sources import (
     redact_url,
     safe_extract_zip,
 )
-from shared.storage import ObjectInfo, Storage, object_key
-from shared.storage.layout import asset_prefix
+from shared.storage import ObjectInfo, Storage
+from shared.storage.layout import JSON, AssetLocation
 
 RECORD_NAME = "source"
 """Name of the JSON record stored beside each raw file: ``source.json``."""
@@ -75,8 +75,8 @@ def stored_records(store: Storage, asset_path: Sequence[str]) -> list[SourceReco
     """Every ``source.json`` under an asset's folder (a few at a time: on S3 each is one request)."""
     record_keys = [
         info.key
-        for info in store.list(f"{asset_prefix(asset_path)}/")
-        if info.key.endswith(f"/{RECORD_NAME}.json")
+        for info in store.list(AssetLocation(asset_path).folder)
+        if info.key.endswith(f"/{RECORD_NAME}.{JSON}")
     ]
     with ThreadPoolExecutor(_RECORD_READERS, thread_name_prefix="source-records") as pool:
         return list(pool.map(lambda k: SourceRecord.model_validate_json(store.get_bytes(k)), record_keys))
@@ -150,8 +150,7 @@ def _keep_version(store: Storage, key: str, sha256: str, put: Callable[[str], Ob
 def ingest(
     file: RemoteFile,
     store: Storage,
-    asset_path: Sequence[str],
-    partition: Mapping[str, str] | None,
+    location: AssetLocation,
     stored_name: str,
     parse: Callable[[Path, Path], pl.DataFrame],
     allowed: Sequence[str] | None = None,
@@ -167,8 +166,8 @@ def ingest(
         table = parse(fetched.path, Path(tmp, "extract"))
         stored = store_source(
             store,
-            object_key(asset_path, partition, ext, name=stored_name),
-            object_key(asset_path, partition, "json", name=RECORD_NAME),
+            location.key(ext, name=stored_name),
+            location.key(JSON, name=RECORD_NAME),
             file,
             fetched,
         )

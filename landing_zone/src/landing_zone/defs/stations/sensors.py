@@ -5,7 +5,6 @@ It evaluates the same plan as the ``sync_plan`` asset (:mod:`.sync_plan`); its r
 file's size and ETag, so a revised file runs again and an unchanged one never does.
 """
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -13,6 +12,7 @@ import dagster as dg
 from landing_zone.defs.stations.provider_listing import source_key
 from landing_zone.defs.stations.sync_plan import run_key
 from landing_zone.resources.sources import SourcesResource
+from shared.partitions import partition_requests
 from shared.resources.storage import StorageResource
 
 if TYPE_CHECKING:
@@ -49,19 +49,7 @@ def sync_sensor(network: "StationNetwork") -> dg.SensorDefinition:
                     for f in (*plan.station_list.new, *plan.station_list.changed)
                 ),
             ],
-            dynamic_partitions_requests=_partition_changes(partitions, listed, registered),
+            dynamic_partitions_requests=partition_requests(partitions, listed, registered),
         )
 
     return sync_sensor
-
-
-def _partition_changes(
-    partitions: dg.DynamicPartitionsDefinition, listed: set[str], registered: set[str]
-) -> Sequence[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest]:
-    """Requests that make the registered partitions equal to the listed files."""
-    changes: list[dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest] = []
-    if listed - registered:
-        changes.append(partitions.build_add_request(sorted(listed - registered)))
-    if registered - listed:
-        changes.append(partitions.build_delete_request(sorted(registered - listed)))
-    return changes
