@@ -11,8 +11,9 @@ import dagster as dg
 import pytest
 
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
+from landing_zone.defs.catchments.keys import catchment_key, hydrography_key
 from landing_zone.resources.sources import SourcesResource
-from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS, catchment_key, hydrography_key
+from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.resources.platform import RASTER_IO_MANAGER, platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage.layout import COG, AssetLocation, partition_dimensions

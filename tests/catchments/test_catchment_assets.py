@@ -7,12 +7,12 @@ import pytest
 import rasterio
 
 from landing_zone.defs.catchments.conditioning import STRATEGIES
+from landing_zone.defs.catchments.keys import catchment_key
 from shared.assets.landing_zone import (
     PROGRESSIVE_CATCHMENTS,
     REACH_CATCHMENTS,
     REACHES,
     RIVERS_ALIGNED,
-    catchment_key,
 )
 from shared.storage.layout import COG, PARQUET, AssetLocation
 from shared.vectors.formats import read_geoparquet

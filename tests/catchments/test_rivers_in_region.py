@@ -12,8 +12,9 @@ import shapely
 from rasterio.transform import from_origin
 
 from landing_zone.defs.catchments.assets import rivers_aligned
+from landing_zone.defs.catchments.keys import catchment_key, hydrography_key
 from landing_zone.defs.catchments.river_source import RiverSourceError
-from shared.assets.landing_zone import REGIONS, catchment_key, hydrography_key
+from shared.assets.landing_zone import REGIONS
 from shared.resources.platform import RASTER_IO_MANAGER, VECTOR_IO_MANAGER, platform_resources
 from shared.storage.layout import AssetLocation, partition_dimensions
 from shared.vectors.formats import write_geoparquet

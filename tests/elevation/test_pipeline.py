@@ -9,10 +9,10 @@ import rasterio
 from rio_cogeo.cogeo import cog_validate
 
 from landing_zone.defs.elevation.definitions import ElevationPipeline
+from landing_zone.defs.elevation.keys import elevation_key
 from landing_zone.defs.elevation.tile_readers import Footprint, read_tile
 from landing_zone.resources.sources import SourcesResource
 from platform_dev.demo import apply_sensor_tick, materialize_selection
-from shared.assets.landing_zone import elevation_key
 from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 

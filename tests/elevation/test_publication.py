@@ -22,8 +22,8 @@ import polars as pl
 import pytest
 import rasterio
 
+from landing_zone.defs.elevation.keys import elevation_key
 from platform_dev.demo import apply_sensor_tick, materialize_selection
-from shared.assets.landing_zone import elevation_key
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from tests.elevation.test_pipeline import SENSOR, SHEETS, definitions, evaluate, partition_changes

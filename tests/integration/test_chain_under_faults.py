@@ -14,9 +14,14 @@ import dagster as dg
 import pytest
 
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
+from landing_zone.defs.catchments.keys import (
+    CATCHMENT_STAGES,
+    HYDROGRAPHY_STAGES,
+    catchment_key,
+    hydrography_key,
+)
 from landing_zone.defs.elevation.definitions import ElevationPipeline
 from landing_zone.resources.sources import SourcesResource
-from shared.assets.landing_zone import CATCHMENT_STAGES, HYDROGRAPHY_STAGES, catchment_key, hydrography_key
 from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage import Storage

@@ -120,25 +120,15 @@ def test_storage_resource_is_shared_by_all_io_managers(tmp_path):
 
 
 def test_every_asset_is_sized_described_and_registered():
-    """Every asset carries a K8s size tag, a description and a key from the shared registry."""
+    """Every asset carries a K8s size tag and a description; ``shared/assets`` holds exactly what crosses
+    code locations: every landing-zone key the discharge model reads, the discharge model's own keys, and
+    (as the next issues' contract) the polished series and catchment layers, nothing internal."""
     from discharge_model.definitions import defs as discharge_defs
     from landing_zone.definitions import defs as landing_defs
     from shared.assets import discharge_model as discharge_keys
     from shared.assets import landing_zone as landing_keys
     from shared.k8s import SIZE_TAG, pool_of
 
-    registry = (
-        set(landing_keys.ELEVATION_KEYS)
-        | set(landing_keys.STATION_KEYS)
-        | set(landing_keys.HYDROGRAPHY_KEYS)
-        | set(landing_keys.CATCHMENT_KEYS)
-        | {
-            value
-            for module in (landing_keys, discharge_keys)
-            for value in vars(module).values()
-            if isinstance(value, AssetKey)
-        }
-    )
     for defs in (landing_defs, discharge_defs):
         for assets_def in defs.assets:
             if not isinstance(assets_def, AssetsDefinition):
@@ -147,5 +137,33 @@ def test_every_asset_is_sized_described_and_registered():
             assert SIZE_TAG in tags, f"{assets_def.key.to_user_string()} has no size tag"
             assert pool_of(tags).name == tags[SIZE_TAG]
             for key in assets_def.keys:
-                assert key in registry, f"{key.to_user_string()} is not in shared/assets"
-                assert assets_def.specs_by_key[key].description
+                assert assets_def.specs_by_key[key].description, f"{key.to_user_string()} has no description"
+
+    def registry(module) -> set[AssetKey]:
+        return {value for value in vars(module).values() if isinstance(value, AssetKey)}
+
+    landing_produced = {key for a in landing_defs.assets if isinstance(a, AssetsDefinition) for key in a.keys}
+    model_produced = {key for a in discharge_defs.assets if isinstance(a, AssetsDefinition) for key in a.keys}
+    model_reads = {
+        key
+        for a in discharge_defs.assets
+        for key in (a.dependency_keys if isinstance(a, AssetsDefinition) else {a.key})
+    } - model_produced
+    assert model_reads, "the discharge model reads no landing-zone asset"
+    assert model_reads <= landing_produced, "the discharge model reads keys landing_zone does not produce"
+    assert model_reads <= registry(landing_keys), "a key the discharge model reads is not in shared/assets"
+    assert registry(discharge_keys) == model_produced
+
+    next_contract = {
+        landing_keys.METEO_POLISHED,
+        landing_keys.HYDRO_POLISHED,
+        landing_keys.RIVERS_ALIGNED,
+        landing_keys.REACHES,
+        landing_keys.REACH_CATCHMENTS,
+        landing_keys.PROGRESSIVE_CATCHMENTS,
+    }
+    assert registry(landing_keys) <= landing_produced, (
+        "shared/assets names a key landing_zone does not produce"
+    )
+    internal = registry(landing_keys) - model_reads - next_contract
+    assert not internal, f"internal stages in shared/assets: {sorted(k.to_user_string() for k in internal)}"

@@ -16,10 +16,10 @@ import dagster as dg
 import polars as pl
 
 from landing_zone.defs.stations.definitions import StationNetwork
+from landing_zone.defs.stations.keys import station_key
 from landing_zone.defs.stations.provider_formats import Network
 from landing_zone.resources.sources import SourcesResource
 from platform_dev.demo import apply_sensor_tick, materialize_selection
-from shared.assets.landing_zone import station_key
 from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage.layout import PARQUET, AssetLocation

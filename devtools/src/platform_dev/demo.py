@@ -15,18 +15,15 @@ from typing import Any
 
 import dagster as dg
 
-from shared.assets.landing_zone import (
+from landing_zone.defs.catchments.keys import (
     CATCHMENT_STAGES,
-    CONDITIONING,
-    ELEVATION_PRODUCTS,
     HYDROGRAPHY_STAGES,
-    REGIONS,
-    STATION_NETWORKS,
     catchment_key,
-    elevation_key,
     hydrography_key,
-    station_key,
 )
+from landing_zone.defs.elevation.keys import elevation_key
+from landing_zone.defs.stations.keys import station_key
+from shared.assets.landing_zone import CONDITIONING, REGIONS
 from shared.partitions import apply_partition_requests
 
 log = logging.getLogger(__name__)
@@ -65,10 +62,34 @@ def materialize_selection(
     return result
 
 
+def elevation_products(defs: dg.Definitions) -> list[str]:
+    """The elevation products the definitions hold (one per ``elevation/*/defs.yaml``), sorted."""
+    keys = defs.resolve_all_asset_keys()
+    return sorted(
+        {
+            key.path[1]
+            for key in keys
+            if len(key.path) == 3 and key == elevation_key(key.path[1], "consolidated")
+        }
+    )
+
+
+def station_networks(defs: dg.Definitions) -> list[str]:
+    """The station networks the definitions hold (one per ``stations/*/defs.yaml``), sorted."""
+    keys = defs.resolve_all_asset_keys()
+    return sorted(
+        {
+            key.path[0]
+            for key in keys
+            if len(key.path) == 2 and key == station_key(key.path[0], "polished_timeseries")
+        }
+    )
+
+
 def run_elevation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     """Both elevation products: sensor ticks until quiet, then every region consolidated."""
     resources = defs.resources or {}
-    for product in ELEVATION_PRODUCTS:
+    for product in elevation_products(defs):
         cursor: str | None = None
         for _ in range(5):
             cursor, runs = apply_sensor_tick(
@@ -83,7 +104,7 @@ def run_elevation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
 def run_stations(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     """Both station networks: sync sensors until quiet, then the polished series (with their checks)."""
     resources = defs.resources or {}
-    for network in STATION_NETWORKS:
+    for network in station_networks(defs):
         cursor: str | None = None
         for _ in range(3):
             cursor, runs = apply_sensor_tick(defs, instance, f"{network}_sync_sensor", cursor, resources)

@@ -36,6 +36,7 @@ from landing_zone.defs.catchments.config import (
     ConditioningConfig,
     ReachConfig,
 )
+from landing_zone.defs.catchments.keys import catchment_key, hydrography_key
 from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources.urls import redact_url
 from shared.assets.landing_zone import (
@@ -46,8 +47,6 @@ from shared.assets.landing_zone import (
     REACHES,
     REGIONS,
     RIVERS_ALIGNED,
-    catchment_key,
-    hydrography_key,
 )
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags

@@ -1,5 +1,5 @@
 """The elevation domain's entry point: the pipeline component that ``dtm/defs.yaml`` and ``dsm/defs.yaml``
-instantiate, so a further product is one more ``defs.yaml`` (plus its keys in the shared registry).
+instantiate, so a further product is one more ``defs.yaml`` (its keys follow from ``product``).
 
 ``wfs_index`` -> ``raw_tiles`` -> ``converted_tiles`` -> ``consolidated``. Tiles are partitioned by map
 sheet (dynamic, kept equal to the index by :mod:`.sensors`) x region; the consolidated COG is per region.
@@ -11,7 +11,8 @@ import dagster as dg
 from pydantic import Field
 
 from landing_zone.defs.elevation import assets, sensors
-from shared.assets.landing_zone import REGIONS, elevation_key
+from landing_zone.defs.elevation.keys import elevation_key
+from shared.assets.landing_zone import REGIONS
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB
 
 

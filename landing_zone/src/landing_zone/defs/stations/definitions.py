@@ -13,10 +13,10 @@ import dagster as dg
 from pydantic import Field
 
 from landing_zone.defs.stations import assets, sensors
+from landing_zone.defs.stations.keys import station_key
 from landing_zone.defs.stations.provider_formats import Network
 from landing_zone.defs.stations.sync_plan import NetworkPlan, plan_network
 from landing_zone.resources.sources import SourcesResource
-from shared.assets.landing_zone import station_key
 from shared.resources.storage import StorageResource
 
 
