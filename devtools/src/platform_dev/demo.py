@@ -10,7 +10,7 @@ conditioning strategies), then the station networks.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import dagster as dg
@@ -64,25 +64,21 @@ def materialize_selection(
 
 def elevation_products(defs: dg.Definitions) -> list[str]:
     """The elevation products the definitions hold (one per ``elevation/*/defs.yaml``), sorted."""
-    keys = defs.resolve_all_asset_keys()
-    return sorted(
-        {
-            key.path[1]
-            for key in keys
-            if len(key.path) == 3 and key == elevation_key(key.path[1], "consolidated")
-        }
-    )
+    return _instances(defs, lambda path: elevation_key(path[1], "consolidated"), name_at=1, depth=3)
 
 
 def station_networks(defs: dg.Definitions) -> list[str]:
     """The station networks the definitions hold (one per ``stations/*/defs.yaml``), sorted."""
+    return _instances(defs, lambda path: station_key(path[0], "polished_timeseries"), name_at=0, depth=2)
+
+
+def _instances(
+    defs: dg.Definitions, final_key: Callable[[Sequence[str]], dg.AssetKey], name_at: int, depth: int
+) -> list[str]:
+    """Names of a component's instances: each one's final asset is present under its name."""
     keys = defs.resolve_all_asset_keys()
     return sorted(
-        {
-            key.path[0]
-            for key in keys
-            if len(key.path) == 2 and key == station_key(key.path[0], "polished_timeseries")
-        }
+        {key.path[name_at] for key in keys if len(key.path) == depth and key == final_key(key.path)}
     )
 
 

@@ -12,9 +12,9 @@ assets read the published object, which is always one that passed.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import dagster as dg
 import polars as pl
@@ -29,6 +29,7 @@ __all__ = [
     "failed_blocking",
     "keep_candidate_file",
     "keep_candidate_table",
+    "publish_if_passed",
     "published_table",
     "reject",
 ]
@@ -55,6 +56,31 @@ def reject(asset: dg.AssetKey, failed: Sequence[str], candidate_uri: str | None)
         metadata={"failed_checks": list(failed), "candidate_uri": candidate_uri or ""},
         allow_retries=False,  # the same candidate would fail the same checks: no step retry
     )
+
+
+def publish_if_passed(
+    asset: dg.AssetKey,
+    results: Sequence[dg.AssetCheckResult],
+    specs: Sequence[dg.AssetCheckSpec],
+    output: dg.Output[Any],
+    keep_candidate: Callable[[], str],
+    storage: Storage,
+    location: AssetLocation,
+    ext: str,
+) -> Iterator[Any]:
+    """The pattern's steps, in the order that makes it hold, for an asset body to ``yield from``.
+
+    The results come first so they are recorded either way; a failed blocking check keeps the candidate
+    (``keep_candidate()`` stores it and returns its URI) and raises before ``output`` reaches the IO
+    manager; once ``output`` is published, an older kept candidate no longer explains what is published
+    and is dropped.
+    """
+    yield from results
+    failed = failed_blocking(results, specs)
+    if failed:
+        reject(asset, failed, keep_candidate())
+    yield output
+    drop_candidate(storage, location, ext)
 
 
 def published_table(storage: Storage, location: AssetLocation) -> pl.DataFrame | None:

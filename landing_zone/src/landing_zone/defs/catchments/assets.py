@@ -50,7 +50,7 @@ from shared.assets.landing_zone import (
 )
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags
-from shared.publication import drop_candidate, failed_blocking, keep_candidate_file, reject
+from shared.publication import keep_candidate_file, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster
 from shared.resources.duckdb_checks import DuckDBChecksResource
@@ -361,20 +361,20 @@ def _publish_if_passed(
     specs: Sequence[dg.AssetCheckSpec],
     metadata: Mapping[str, Any],
 ) -> Iterator[Any]:
-    """Record the candidate's check results, then publish it, or keep it and fail the step.
-
-    The results are yielded first so they are recorded either way. ``reject`` raises before the
-    ``Output``, so a failing candidate never reaches the IO manager; once a candidate is published, an
-    older kept one no longer explains what is published and is dropped.
-    """
+    """A reach layer through :func:`shared.publication.publish_if_passed`, a rejected one kept as
+    GeoParquet (QGIS opens it)."""
     store = storage.get_storage()
     location = AssetLocation.for_partition(key, CATCHMENT_PARTITIONS, context.partition_key)
-    yield from results
-    failed = failed_blocking(results, specs)
-    if failed:
-        reject(key, failed, _keep_candidate_layer(store, location, layer))
-    yield dg.Output(layer, metadata=dict(metadata))
-    drop_candidate(store, location, PARQUET)
+    yield from publish_if_passed(
+        key,
+        results,
+        specs,
+        dg.Output(layer, metadata=dict(metadata)),
+        lambda: _keep_candidate_layer(store, location, layer),
+        store,
+        location,
+        PARQUET,
+    )
 
 
 def _keep_candidate_layer(store: Storage, location: AssetLocation, layer: GeoFrame) -> str:

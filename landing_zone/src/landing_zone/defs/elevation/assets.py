@@ -18,13 +18,7 @@ from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
-from shared.publication import (
-    drop_candidate,
-    failed_blocking,
-    keep_candidate_file,
-    keep_candidate_table,
-    reject,
-)
+from shared.publication import keep_candidate_file, keep_candidate_table, publish_if_passed
 from shared.rasters.gdal_cache import gdal_cache_step_env
 from shared.rasters.handles import CogFile
 from shared.resources.duckdb_checks import DuckDBChecksResource
@@ -186,16 +180,20 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
             [table, _skipped_rows(skipped_upstream, partition, CONVERTED_SCHEMA)], how="vertical"
         ).sort("tile_id")
         results = list(duckdb.check_frame(key, sql_checks, table))
-        yield from results
-        failed = failed_blocking(results, specs)
-        if failed:
-            reject(key, failed, keep_candidate_table(store, location, table))
-        yield dg.Output(table, metadata=report.to_metadata())
+        yield from publish_if_passed(
+            key,
+            results,
+            specs,
+            dg.Output(table, metadata=report.to_metadata()),
+            lambda: keep_candidate_table(store, location, table),
+            store,
+            location,
+            PARQUET,
+        )
         # Published: versions listed by neither this table nor the one it replaced are superseded.
         kept = [table] + ([previous] if previous is not None else [])
         for stale in unreferenced_objects(store, location.folder, kept, "cog_key"):
             store.delete(stale)
-        drop_candidate(store, location, PARQUET)
 
     return converted_tiles
 
@@ -236,12 +234,16 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         cog = consolidate_region(tables, store, pipeline.crs, pipeline.cell_size, pipeline.gdal_cachemax_mb)
         context.log.info(f"consolidated {sum(t.height for t in tables)} tiles from {len(tables)} sheets")
         results = checks.audit_consolidated(cog, key, pipeline)
-        yield from results
-        failed = failed_blocking(results, specs)
-        if failed:
-            reject(key, failed, keep_candidate_file(store, location, cog, COG))
-        yield dg.Output(CogFile(cog))
-        drop_candidate(store, location, COG)
+        yield from publish_if_passed(
+            key,
+            results,
+            specs,
+            dg.Output(CogFile(cog)),
+            lambda: keep_candidate_file(store, location, cog, COG),
+            store,
+            location,
+            COG,
+        )
 
     return consolidated
 

@@ -23,7 +23,7 @@ from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources import RemoteFile
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
-from shared.publication import drop_candidate, failed_blocking, keep_candidate_table, reject
+from shared.publication import keep_candidate_table, publish_if_passed
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.storage import StorageResource
 from shared.storage.layout import PARQUET, AssetLocation
@@ -151,14 +151,17 @@ def polished_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         tables = [table for table in raw.values() if table.height]
         polished = polish(pl.concat(tables, how="vertical_relaxed"))
         results = list(duckdb.check_frame(key, sql_checks, polished))
-        yield from results
         store, location = storage.get_storage(), AssetLocation.for_partition(key)
-        failed = failed_blocking(results, specs)
-        if failed:
-            reject(key, failed, keep_candidate_table(store, location, polished))
-        yield dg.Output(polished, metadata=polished_metadata(polished, len(tables)))
-        # Published: a candidate kept by an earlier rejection no longer explains what analysts read.
-        drop_candidate(store, location, PARQUET)
+        yield from publish_if_passed(
+            key,
+            results,
+            specs,
+            dg.Output(polished, metadata=polished_metadata(polished, len(tables))),
+            lambda: keep_candidate_table(store, location, polished),
+            store,
+            location,
+            PARQUET,
+        )
 
     return polished_timeseries
 
