@@ -14,7 +14,19 @@ from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 
 REPO = Path(__file__).resolve().parents[2]
-HEAVY_MODULES = ("torch", "neuralhydrology", "rasterio", "osgeo")
+# What only a step needs: loading a location (every webserver, daemon and run worker does) must not pay
+# for it. DuckDB and urllib3 are on the list since issue 12's import budget (benchmarks/imports.py).
+HEAVY_MODULES = (
+    "torch",
+    "neuralhydrology",
+    "rasterio",
+    "osgeo",
+    "scipy",
+    "boto3",
+    "shapely",
+    "duckdb",
+    "urllib3",
+)
 
 IMPORT_PROBE = """
 import json, sys, time

@@ -22,9 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
-
-import urllib3
+from typing import TYPE_CHECKING, BinaryIO
 
 from landing_zone.sources.confinement import confine_url, url_guard
 from landing_zone.sources.http import (
@@ -42,6 +40,9 @@ from landing_zone.sources.http import (
 from landing_zone.sources.s3 import s3_client, s3_failure
 from landing_zone.sources.urls import local_path, redact_url, scheme_of, split_s3_url
 from shared.workers import RetryPolicy
+
+if TYPE_CHECKING:
+    import urllib3
 
 _CHUNK = 1024 * 1024
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -254,11 +255,14 @@ def _continuation_total(response: urllib3.BaseHTTPResponse, part: _PartFile) -> 
 
 def _stream(response: urllib3.BaseHTTPResponse, part: _PartFile, total: int | None) -> None:
     """Copy the body into the part file; a body cut short is transient (the next attempt resumes)."""
+    from urllib3.exceptions import ProtocolError
+    from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+
     expected = f", expected {total}" if total is not None else ""
     try:
         for chunk in response.stream(_CHUNK, decode_content=False):
             part.write(chunk)
-    except (urllib3.exceptions.ProtocolError, urllib3.exceptions.TimeoutError) as error:
+    except (ProtocolError, Urllib3TimeoutError) as error:
         raise TransientError(
             f"got {part.size} bytes{expected} (connection lost: {type(error).__name__})"
         ) from None

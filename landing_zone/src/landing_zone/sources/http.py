@@ -15,6 +15,9 @@ redirected to. Credentials of the first URL are sent only to its own scheme, hos
 Messages never contain credentials or query strings (:func:`~landing_zone.sources.urls.redact_url`),
 and transport errors are not chained into them, because urllib3's messages quote the request path
 with its query.
+
+urllib3 is imported where a request is made, not with this module: the code location imports the
+adapters when it loads, and most of its processes (the webserver's, sensors') never fetch anything.
 """
 
 from __future__ import annotations
@@ -25,15 +28,14 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from functools import cache
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
-
-import urllib3
-from urllib3.exceptions import MaxRetryError, ProtocolError
-from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
 
 from landing_zone.sources.urls import redact_url
 from shared.workers import RetryPolicy
+
+if TYPE_CHECKING:
+    import urllib3
 
 T = TypeVar("T")
 
@@ -45,10 +47,6 @@ USER_AGENT = "water-platform-landing-zone"
 _MAX_REDIRECTS = 5
 _DRAIN_LIMIT_BYTES = 64 * 1024
 _REDIRECTS = frozenset({301, 302, 303, 307, 308})
-# One request per attempt: connection and read errors surface at once; redirects are returned to us.
-_ONE_ATTEMPT = urllib3.Retry(
-    total=None, connect=False, read=False, other=0, status=0, redirect=False, raise_on_redirect=False
-)
 
 UrlGuard = Callable[[str], object]
 """Called with each redirect target before it is requested; raises to refuse it."""
@@ -81,8 +79,16 @@ class TransientError(Exception):
 
 @cache
 def _pool_manager() -> urllib3.PoolManager:
-    """The process's connection pool: thread-safe, so worker-pool threads share its keep-alive connections."""
-    return urllib3.PoolManager(num_pools=32, maxsize=16)
+    """The process's connection pool: thread-safe, so worker-pool threads share its keep-alive connections.
+
+    One request per attempt: connection and read errors surface at once, redirects are returned to us.
+    """
+    import urllib3
+
+    one_attempt = urllib3.Retry(
+        total=None, connect=False, read=False, other=0, status=0, redirect=False, raise_on_redirect=False
+    )
+    return urllib3.PoolManager(num_pools=32, maxsize=16, retries=one_attempt)
 
 
 def with_retries(url: str, attempt: Callable[[], T], retry: RetryPolicy | None = None) -> tuple[T, int]:
@@ -92,6 +98,8 @@ def with_retries(url: str, attempt: Callable[[], T], retry: RetryPolicy | None =
     timeout errors count as one too) and a permanent one with :class:`FetchError`, which passes through
     at once. After ``retry.max_attempts`` the last transient failure becomes a :class:`FetchError`.
     """
+    from urllib3.exceptions import HTTPError
+
     policy = retry or DEFAULT_RETRY
     number = 0
     while True:
@@ -100,7 +108,7 @@ def with_retries(url: str, attempt: Callable[[], T], retry: RetryPolicy | None =
             return attempt(), number
         except TransientError as error:
             failure = error
-        except urllib3.exceptions.HTTPError as error:
+        except HTTPError as error:
             failure = _transient_or_raise(error, url)
         if number >= policy.max_attempts:
             raise FetchError(f"{redact_url(url)}: {failure} (gave up after {number} attempts)")
@@ -126,6 +134,9 @@ def _backoff(policy: RetryPolicy, attempt: int, retry_after_s: float | None) -> 
 
 def _transient_or_raise(error: urllib3.exceptions.HTTPError, url: str) -> TransientError:
     """A urllib3 error as a :class:`TransientError`, or a :class:`FetchError` raised when it is permanent."""
+    from urllib3.exceptions import MaxRetryError, ProtocolError
+    from urllib3.exceptions import TimeoutError as Urllib3TimeoutError
+
     reason: BaseException = error
     if isinstance(error, MaxRetryError) and error.reason is not None:
         reason = error.reason
@@ -178,6 +189,8 @@ def _send(
     method: str, url: str, target: str, timeout_s: float, headers: Mapping[str, str] | None
 ) -> urllib3.BaseHTTPResponse:
     """One request to ``target``; ``url``'s credentials go along only while the origin is unchanged."""
+    import urllib3
+
     plain, credentials = _split_credentials(url)
     if _origin(target) != _origin(plain):
         credentials = {}
@@ -187,7 +200,6 @@ def _send(
         _split_credentials(target)[0],
         headers=request_headers,
         timeout=urllib3.Timeout(connect=timeout_s, read=timeout_s),
-        retries=_ONE_ATTEMPT,
         redirect=False,
         preload_content=False,
     )
@@ -241,6 +253,8 @@ def release(response: urllib3.BaseHTTPResponse) -> None:
 
 
 def _split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    import urllib3
+
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url, {}
