@@ -41,16 +41,29 @@ class SourcesResource(ConfigurableResource):
         "to besides the folder of its configured URL.",
     )
 
+    def region_url(self, name: str, region: str) -> str:
+        """The source's URL for one region: the regions file's override for it (:mod:`shared.regions`),
+        else the configured URL with ``{region}`` filled in."""
+        from shared.regions import region as region_config
+
+        self._known(name)
+        override = region_config(region).sources.get(name)
+        return override if override else str(getattr(self, f"{name}_url")).replace("{region}", region)
+
     def allowed_prefixes(self, name: str, url: str | None = None) -> tuple[str, ...]:
         """The prefixes the source ``name`` may point to: its provider root, then the extra ones.
 
         ``url`` is the source's URL as used, when the configured one is a template (``{product}``);
         its folder is the provider root.
         """
-        if name not in SOURCE_NAMES:
-            raise ValueError(f"unknown source {name!r}; the sources are {list(SOURCE_NAMES)}")
+        self._known(name)
         configured = url if url is not None else str(getattr(self, f"{name}_url"))
         return (provider_root(configured), *self.extra_allowed_prefixes.get(name, []))
+
+    @staticmethod
+    def _known(name: str) -> None:
+        if name not in SOURCE_NAMES:
+            raise ValueError(f"unknown source {name!r}; the sources are {list(SOURCE_NAMES)}")
 
     @classmethod
     def from_environment(cls) -> "SourcesResource":

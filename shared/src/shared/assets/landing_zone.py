@@ -6,8 +6,11 @@ Only what crosses code locations is here; every internal stage's key belongs to 
 
 from dagster import AssetKey, MultiPartitionsDefinition, StaticPartitionsDefinition
 
-REGIONS = StaticPartitionsDefinition(["pilica"])
-"""The regions the platform covers; region-partitioned assets of both locations share this."""
+from shared.regions import platform_regions
+
+REGIONS = StaticPartitionsDefinition(list(platform_regions()))
+"""The regions the platform covers (:mod:`shared.regions`: one YAML file); region-partitioned assets of
+both locations share this."""
 
 DTM_CONSOLIDATED = AssetKey(["elevation", "dtm", "consolidated"])
 """The consolidated terrain model per region (COG, EPSG:2180): what catchments and the model read."""

@@ -53,6 +53,7 @@ from shared.k8s.op_tags import K8sOpTags
 from shared.publication import keep_candidate_file, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster
+from shared.regions import region
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY, VECTOR_IO_MANAGER
 from shared.resources.storage import StorageResource
@@ -77,7 +78,7 @@ BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="
 def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFrame:
     from landing_zone.defs.catchments.river_source import read_rivers
 
-    url = sources.rivers_url.replace("{region}", context.partition_key)
+    url = sources.region_url("rivers", context.partition_key)
     network = read_rivers(url, sources.allowed_prefixes("rivers", url))
     context.add_output_metadata(
         {"source_url": redact_url(url), "rivers": network.layer.frame.height} | network.metadata()
@@ -146,8 +147,12 @@ def strategy_of(context: dg.AssetExecutionContext) -> str:
 def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, dem: StoredRaster) -> CogFile:
     from landing_zone.defs.catchments.rasters import resample_dem
 
-    cog = resample_dem(dem, config.resolution_m, DEFAULT_GDAL_CACHE_MB)
-    context.add_output_metadata({"analysis_resolution_m": config.resolution_m, "resampling": "average"})
+    place = region(context.partition_key)
+    resolution_m = config.resolution_m or place.analysis_resolution_m
+    cog = resample_dem(dem, resolution_m, DEFAULT_GDAL_CACHE_MB)
+    context.add_output_metadata(
+        {"analysis_resolution_m": resolution_m, "resampling": "average", "region_crs": place.crs}
+    )
     return CogFile(cog)
 
 

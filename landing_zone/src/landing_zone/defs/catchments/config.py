@@ -13,8 +13,9 @@ class AlignmentConfig(dg.Config):
 
 
 class AnalysisGridConfig(dg.Config):
-    resolution_m: float = 4.0
-    """Cell size delineation runs at (the DEM is averaged onto it block-wise); e.g. 10 m on large regions."""
+    resolution_m: float | None = None
+    """Cell size delineation runs at (the DEM is averaged onto it block-wise); None: the region's
+    ``analysis_resolution_m`` from the regions file (:mod:`shared.regions`)."""
 
 
 class ConditioningConfig(dg.Config):

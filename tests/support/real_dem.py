@@ -1,0 +1,220 @@
+"""A real DEM from a package on the registry, and river lines derived from it the way a hydrologist would.
+
+The DEM is SRTM at 90 m around Mont Ventoux (south-east France, UTM 31N), shipped as test data in the
+source distribution of ``shareloc`` 0.3.0 (CNES, Apache-2.0; SRTM is public domain). Its wheel has no
+data, so the sdist is fetched from the package index with pip (the registry is reachable here and in CI),
+checked against its SHA-256, and the two rasters are extracted once into ``.data/real-data/``:
+
+- ``utm``: ``N44E005_UTM.tif``, 922 x 1262 cells of 90 m, EPSG:32631, nodata wedges along the edges
+  (left by reprojection) and a few hundred small interior voids: real data, with its holes.
+- ``geographic``: ``N44E005.hgt``, the same tile in EPSG:4326 (3 arc-seconds), 1201 x 1201.
+
+:func:`derive_rivers` turns a DEM into the river network the platform reads (one GeoJSON LineString per
+river, source to mouth, with the river it flows into) from pyflwdir's own D8 network, so the lines sit on
+the cell lattice, as rivers digitised from a DEM do.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = REPO / ".data" / "real-data"
+PACKAGE, VERSION = "shareloc", "0.3.0"
+SDIST_SHA256 = "d93a67b362eed4091e9d82ba40b389ea97bc0621aabc9a80ca4ea8ae6f2b715f"
+_DTM_FOLDER = f"{PACKAGE}-{VERSION}/tests/data/dtm/srtm_ventoux"
+MEMBERS = {
+    "utm": (
+        f"{_DTM_FOLDER}/srtm90_resampled_UTM31/N44E005_UTM.tif",
+        "2029cb41b604b6f8e203fad526425125ad487d498dcf1e1579151ad03b37f7b3",
+    ),
+    "geographic": (
+        f"{_DTM_FOLDER}/srtm90_non_void_filled/N44E005.hgt",
+        "4dfe18100561c86b62431b02338b7d056bcc213f66d606ec987eb81633767f22",
+    ),
+}
+UTM_CRS = "EPSG:32631"
+
+
+def real_dem(kind: str = "utm") -> Path:
+    """Path of the real DEM ``kind`` (``utm`` or ``geographic``), fetched and verified on first use."""
+    member, digest = MEMBERS[kind]
+    target = CACHE / Path(member).name
+    with FileLock(str(CACHE.with_suffix(".lock"))):
+        if not (target.exists() and _sha256(target) == digest):
+            _extract(member, digest, target)
+    return target
+
+
+def _extract(member: str, digest: str, target: Path) -> None:
+    CACHE.mkdir(parents=True, exist_ok=True)
+    sdist = CACHE / f"{PACKAGE}-{VERSION}.tar.gz"
+    if not (sdist.exists() and _sha256(sdist) == SDIST_SHA256):
+        _download_sdist(sdist)
+    with tarfile.open(sdist) as archive:
+        source = archive.extractfile(member)
+        if source is None:
+            raise FileNotFoundError(f"{sdist}: no member {member}")
+        partial = target.with_suffix(".partial")
+        with source, partial.open("wb") as out:
+            shutil.copyfileobj(source, out)
+    if _sha256(partial) != digest:
+        raise ValueError(f"{member} in {sdist}: SHA-256 differs from the recorded {digest}")
+    partial.replace(target)
+
+
+def _download_sdist(sdist: Path) -> None:
+    """``pip download`` of the sdist (the wheel has no data) through whatever index pip is configured for."""
+    command = [*_pip(), "download", "--no-deps", "--no-binary", PACKAGE, f"{PACKAGE}=={VERSION}"]
+    subprocess.run([*command, "-d", str(sdist.parent)], check=True, capture_output=True, timeout=600)
+    if _sha256(sdist) != SDIST_SHA256:
+        raise ValueError(f"{sdist}: SHA-256 differs from the recorded {SDIST_SHA256}")
+
+
+def _pip() -> list[str]:
+    """pip of this interpreter when it has one (uv's venvs do not), else the system's."""
+    has_pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0
+    if has_pip:
+        return [sys.executable, "-m", "pip"]
+    system = shutil.which("python3") or shutil.which("python")
+    if system is None:
+        raise RuntimeError("no Python with pip found to download the real-DEM sdist")
+    return [system, "-m", "pip"]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def window_of(
+    source: Path,
+    out: Path,
+    bounds: tuple[float, float, float, float],
+    resolution_m: float | None = None,
+    crs: str = UTM_CRS,
+) -> Path:
+    """The DEM over ``bounds`` (west, south, east, north in ``crs``) as a float32 GeoTIFF: on the source's
+    own cells (``resolution_m`` None: the bounds snapped outward to them, values unchanged), or at
+    ``resolution_m``, averaged where cells grow and bilinear where they shrink."""
+    import rasterio
+    from affine import Affine
+    from rasterio.enums import Resampling
+    from rasterio.vrt import WarpedVRT
+
+    west, south, east, north = bounds
+    with rasterio.open(source) as dataset:
+        if resolution_m is None:
+            resolution_m = abs(dataset.transform.a)
+            origin_x, origin_y = dataset.transform.c, dataset.transform.f
+            west = origin_x + np.floor((west - origin_x) / resolution_m) * resolution_m
+            north = origin_y - np.floor((origin_y - north) / resolution_m) * resolution_m
+    width, height = round((east - west) / resolution_m), round((north - south) / resolution_m)
+    with rasterio.open(source) as dataset:
+        coarser = resolution_m >= abs(dataset.transform.a) or dataset.crs.is_geographic
+        with WarpedVRT(
+            dataset,
+            crs=crs,
+            transform=Affine(resolution_m, 0.0, west, 0.0, -resolution_m, north),
+            width=width,
+            height=height,
+            resampling=Resampling.average if coarser else Resampling.bilinear,
+            src_nodata=dataset.nodata,
+            nodata=-9999.0,
+            dtype="float32",
+        ) as warped:
+            values = warped.read(1)
+            profile = {
+                "driver": "GTiff",
+                "width": width,
+                "height": height,
+                "count": 1,
+                "dtype": "float32",
+                "crs": crs,
+                "transform": warped.transform,
+                "nodata": -9999.0,
+                "tiled": True,
+                "compress": "deflate",
+            }
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with rasterio.open(out, "w", **profile) as target:
+        target.write(values, 1)
+    return out
+
+
+def derive_rivers(dem: Path, min_area_km2: float, basins: int = 1) -> dict[str, Any]:
+    """River lines on the cell lattice of ``dem``: every cell draining at least ``min_area_km2`` is a
+    river cell; a river follows the larger upstream branch from its mouth to its source, and every other
+    branch starts a tributary that flows into it (its line ends on the confluence cell). Only the
+    ``basins`` largest basins are kept. Returns a GeoJSON FeatureCollection with its ``crs``."""
+    import pyflwdir
+    import rasterio
+
+    with rasterio.open(dem) as dataset:
+        values = dataset.read(1)
+        flw = pyflwdir.from_dem(
+            values, nodata=dataset.nodata, transform=dataset.transform, latlon=False, outlets="edge"
+        )
+        crs = dataset.crs.to_string()
+        transform = dataset.transform
+    area = flw.upstream_area(unit="km2").ravel()
+    downstream = flw.idxs_ds
+    river = np.flatnonzero(area >= min_area_km2)
+    upstream: dict[int, list[int]] = {}
+    for cell in river.tolist():
+        target = int(downstream[cell])
+        if target != cell:
+            upstream.setdefault(target, []).append(cell)
+    mouths = [cell for cell in river.tolist() if int(downstream[cell]) == cell]
+    mouths = sorted(mouths, key=lambda cell: -area[cell])[:basins]
+    features: list[dict[str, Any]] = []
+    pending: list[tuple[int, int | None, str | None]] = [(mouth, None, None) for mouth in mouths]
+    while pending:
+        mouth, confluence, receiving = pending.pop()
+        river_id = f"r{len(features) + 1}"
+        path, cell = [mouth], mouth
+        while upstream.get(cell):
+            branches = sorted(upstream[cell], key=lambda c: -area[c])
+            pending.extend((branch, cell, river_id) for branch in branches[1:])
+            cell = branches[0]
+            path.append(cell)
+        cells = path[::-1] + ([confluence] if confluence is not None else [])
+        if len(cells) < 2:
+            continue
+        rows, cols = np.unravel_index(np.array(cells), flw.shape)
+        xs, ys = transform * (cols + 0.5, rows + 0.5)
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"river_id": river_id, "receiving": receiving},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": np.column_stack([xs, ys]).round(2).tolist(),
+                },
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": crs}},
+        "features": features,
+    }
+
+
+def write_rivers(dem: Path, out: Path, min_area_km2: float, basins: int = 1) -> Path:
+    """:func:`derive_rivers` written as GeoJSON to ``out``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(derive_rivers(dem, min_area_km2, basins)), encoding="utf-8")
+    return out
