@@ -125,3 +125,22 @@ def test_duckdb_checks_pass_on_polished_series_and_catch_a_duplicate(small_regio
     broken = {r.check_name: r for r in duckdb.run_checks(METEO_POLISHED, polished_sql_checks())}
     assert not broken["station_time_unique"].passed
     assert broken["station_time_unique"].metadata["offending_rows"].value == 1
+
+
+def test_the_hill_station_is_colder_but_not_drifting(scored, manifest):
+    stations = manifest["stations"]["meteo_stations"]
+    hill = max(stations, key=lambda s: s["elevation_m"])
+    assert hill["elevation_m"] - min(s["elevation_m"] for s in stations) > 100
+    temperature = scored.filter(pl.col("variable") == "air_temperature_c")
+    means = temperature.group_by("station").agg(pl.col("true_value").mean()).sort("true_value")
+    assert means["station"][0] == hill["code"]
+    at_hill = temperature.filter((pl.col("station") == hill["code"]) & pl.col("raw_value").is_not_null())
+    assert at_hill.filter(pl.col("test") == "drift").is_empty()
+    kept = at_hill.filter(pl.col("flag") == "ok")
+    assert kept.height > 0.9 * at_hill.height and (kept["value"] == kept["raw_value"]).all()
+
+
+def test_natural_low_flow_plateaus_are_left_alone(scored):
+    plateaus = scored.filter(pl.col("planted") == "plateau")
+    assert plateaus.height > 50
+    assert plateaus.filter(pl.col("test") == "flatline").height <= 0.005 * plateaus.height

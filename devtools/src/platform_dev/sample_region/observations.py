@@ -2,7 +2,9 @@
 
 Measurement noise and rounding, gaps (whole days missing), spikes, flatlines (a stuck sensor repeating
 its last value), slow drift, negative discharge from a rating glitch. Each planted artefact is recorded
-so tests can score the polishing against the truth.
+so tests can score the polishing against the truth, and so are the natural plateaus a polisher must
+leave alone: discharge carries a slowly varying rating-curve error rather than day-to-day jitter, so at
+the provider's resolution (three decimals) a low-flow recession reports the same value for days.
 """
 
 from __future__ import annotations
@@ -34,6 +36,14 @@ DECIMALS = {
     "discharge_m3s": 3,
 }
 SPIKE_FRACTION = 0.004
+DRIFT_C_PER_YEAR = 1.0
+DRIFT_DAYS = 365
+DRIFT_VISIBLE_C = 0.5
+"""A drift counts as planted once it exceeds this (2.5 times the temperature noise): below, it is noise."""
+RATING_ERROR = 0.03
+RATING_PERSISTENCE = 0.98
+PLATEAU_DAYS = 5
+"""A natural run of this many identical discharge values (the polisher's flatline length) is recorded."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +75,10 @@ def observe(
     artefacts += _spikes(values, variable, rng, taken={a.day for a in artefacts})
     if variable == "discharge_m3s":
         artefacts += _negative_glitches(values, rng, taken={a.day for a in artefacts})
-    return ObservedSeries(np.round(values, DECIMALS[variable]), artefacts)
+    reported = np.round(values, DECIMALS[variable])
+    if variable == "discharge_m3s":
+        artefacts += _plateaus(reported, taken={a.day for a in artefacts})
+    return ObservedSeries(reported, artefacts)
 
 
 def gap_days(days: int, rng: np.random.Generator, runs: int = 8) -> np.ndarray:
@@ -77,11 +90,23 @@ def gap_days(days: int, rng: np.random.Generator, runs: int = 8) -> np.ndarray:
 
 
 def _noisy(clean: np.ndarray, variable: str, rng: np.random.Generator) -> np.ndarray:
-    if variable in ("precipitation_mm", "discharge_m3s"):
-        factor = 0.05 if variable == "precipitation_mm" else 0.03
-        return np.clip(clean * (1.0 + rng.normal(0.0, factor, size=clean.shape)), 0.0, None)
+    if variable == "precipitation_mm":
+        return np.clip(clean * (1.0 + rng.normal(0.0, 0.05, size=clean.shape)), 0.0, None)
+    if variable == "discharge_m3s":
+        return clean * (1.0 + _rating_error(len(clean), rng))
     noisy = clean + rng.normal(0.0, NOISE[variable], size=clean.shape)
     return np.clip(noisy, 0.0, 100.0) if variable == "relative_humidity_pct" else noisy
+
+
+def _rating_error(days: int, rng: np.random.Generator) -> np.ndarray:
+    """Relative discharge error of a rating curve between gaugings: about 3 %, changing over weeks
+    (AR(1)), not from one day to the next, so a steady river reports a steady value."""
+    innovations = rng.normal(0.0, RATING_ERROR * np.sqrt(1 - RATING_PERSISTENCE**2), size=days)
+    error = np.zeros(days)
+    error[0] = rng.normal(0.0, RATING_ERROR)
+    for day in range(1, days):
+        error[day] = RATING_PERSISTENCE * error[day - 1] + innovations[day]
+    return error
 
 
 def _spikes(values: np.ndarray, variable: str, rng: np.random.Generator, taken: set[int]) -> list[Artefact]:
@@ -115,11 +140,12 @@ def _flatlines(values: np.ndarray, rng: np.random.Generator) -> list[Artefact]:
 
 
 def _drift(values: np.ndarray, rng: np.random.Generator) -> list[Artefact]:
-    """A sensor drifting by up to 2.5 units over 240 days, then recalibrated."""
-    start = int(rng.integers(100, len(values) - 300))
-    ramp = np.linspace(0.0, 2.5, 240)
-    values[start : start + 240] += ramp
-    return [Artefact(start + offset, "drift") for offset in range(240) if ramp[offset] > 0.5]
+    """A sensor drifting linearly by 1 °C a year for a year, then recalibrated; recorded from the day
+    the drift exceeds the noise."""
+    start = int(rng.integers(100, len(values) - DRIFT_DAYS - 100))
+    ramp = DRIFT_C_PER_YEAR * np.arange(DRIFT_DAYS) / 365.25
+    values[start : start + DRIFT_DAYS] += ramp
+    return [Artefact(start + int(offset), "drift") for offset in np.flatnonzero(ramp > DRIFT_VISIBLE_C)]
 
 
 def _negative_glitches(values: np.ndarray, rng: np.random.Generator, taken: set[int]) -> list[Artefact]:
@@ -127,3 +153,16 @@ def _negative_glitches(values: np.ndarray, rng: np.random.Generator, taken: set[
     for day in days:
         values[day] = -rng.uniform(0.1, 1.0)
     return [Artefact(int(day), "negative") for day in days]
+
+
+def _plateaus(reported: np.ndarray, taken: set[int]) -> list[Artefact]:
+    """Natural runs of at least ``PLATEAU_DAYS`` identical reported values (members after the first)
+    away from planted artefacts: a low-flow recession slower than the reporting resolution."""
+    starts = np.flatnonzero(np.r_[True, reported[1:] != reported[:-1]])
+    ends = np.r_[starts[1:], len(reported)]
+    return [
+        Artefact(int(day), "plateau")
+        for start, end in zip(starts, ends, strict=True)
+        if end - start >= PLATEAU_DAYS and not taken & set(range(start - 1, end + 1))
+        for day in range(start + 1, end)
+    ]

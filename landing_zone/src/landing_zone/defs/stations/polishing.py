@@ -16,6 +16,23 @@ variable, the readings' non-null values either agree or they do not:
 
 :func:`duplicate_summary` counts both kinds, for the asset's metadata.
 
+Two tests judge a value by the series' own behaviour rather than by a fixed amount of the variable:
+
+- Flatline: a run of identical values is a stuck sensor only where the variable should have changed,
+  i.e. where its median day-to-day change around the run exceeds its reporting resolution (the
+  smallest non-zero step nearby). Low-flow discharge and water level repeat their last reported value
+  for days in a slow recession, and runs the series fell into (a recession floor) are natural there too.
+- Drift: a change over time of a station's difference to the other stations, never the difference
+  itself (a station higher up is colder, correctly). The network's consensus is the daily median of
+  offset-adjusted values; each station's stable offset (its median difference, elevation and exposure
+  included) is taken off; what remains is smoothed with a centred running median over
+  ``drift_window_days`` (robust to the step of a recalibration) and compared with its own spread at that
+  scale (from differences one window apart, which a steady trend leaves untouched; at least the
+  reporting resolution). Beyond ``drift_sigmas`` spreads the station is drifting, and only that excess
+  is removed (flag ``corrected``, test ``drift``). A second pass re-estimates offsets and consensus
+  without the suspect days. Elevations are not needed, so the station list stays out of polishing; a
+  drift lasting more than half of a station's record would be read as its offset.
+
 Everything is vectorised polars over (station, variable) windows, and every limit comes from
 :data:`rules.RULES`.
 """
@@ -27,6 +44,11 @@ from collections.abc import Iterable, Mapping
 import polars as pl
 
 from landing_zone.defs.stations.rules import RULES, VariableRule
+
+MIN_DRIFT_STATIONS = 3
+"""A station's drift is judged against the median of the others: it takes three to outvote one."""
+MAD_TO_SIGMA = 1.4826
+"""Median absolute deviation to standard deviation, for normally distributed values."""
 
 OUTPUT_SCHEMA = pl.Schema(
     {
@@ -116,6 +138,7 @@ def _regular_index(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame
 
 def _polish_variable(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
     raw = pl.col("raw_value")
+    frame = frame.with_columns(flatline=_flatline(frame, rule))
     frame = frame.with_columns(test=_rejection_test(rule))
     frame = frame.with_columns(kept=pl.when(pl.col("test").is_null()).then(raw))
     frame = _correct_drift(frame, rule)
@@ -148,7 +171,7 @@ def _rejection_test(rule: VariableRule) -> pl.Expr:
         .then(pl.lit("bounds"))
         .when(_spike(rule))
         .then(pl.lit("spike"))
-        .when(_flatline(rule))
+        .when(pl.col("flatline"))
         .then(pl.lit("flatline"))
     )
 
@@ -164,7 +187,12 @@ def _spike(rule: VariableRule) -> pl.Expr:
     down = (previous - raw > rule.spike_step) & (following - raw > rule.spike_step)
     if rule.spike_ratio is not None:
         neighbourhood = pl.max_horizontal(previous, following, pl.lit(0.05))
-        up = up & (raw > rule.spike_ratio * neighbourhood)
+        ratio = raw / neighbourhood
+        if rule.spike_rarity is None:
+            up = up & (ratio > rule.spike_ratio)
+        else:
+            usual = ratio.quantile(1.0 - rule.spike_rarity).over("gid")
+            up = up & (ratio > pl.max_horizontal(pl.lit(rule.spike_ratio), usual))
         down = pl.lit(False)
     return (up | down).fill_null(False)
 
@@ -180,15 +208,54 @@ def _neighbour(values: pl.Expr, forward: bool) -> pl.Expr:
     return pl.when(source_group.backward_fill() == pl.col("gid")).then(shifted.backward_fill())
 
 
-def _flatline(rule: VariableRule) -> pl.Expr:
-    """Members (after the first) of a run of at least ``flatline_days`` identical values."""
+def _flatline(frame: pl.DataFrame, rule: VariableRule) -> pl.Series:
+    """Members (after the first) of a run of at least ``flatline_days`` identical values, where the
+    variable should have changed: around the run, the median day-to-day change exceeds the reporting
+    resolution (the smallest non-zero step), and (with ``recession_floor``) the run was not entered by
+    falling. Both are judged over the whole run, so a run is stuck or natural as one."""
     if rule.flatline_days is None:
-        return pl.lit(False)
+        return pl.repeat(False, frame.height, eager=True)
     raw = pl.col("raw_value")
-    starts = (raw != raw.shift(1)) | (pl.col("gid") != pl.col("gid").shift(1))
-    position, length = _run_position_and_length(starts.fill_null(True))
-    natural = raw.is_in(list(rule.flatline_ignores)) if rule.flatline_ignores else pl.lit(False)
-    return ((length >= rule.flatline_days) & (position > 0) & raw.is_not_null() & ~natural).fill_null(False)
+    starts = ((raw != raw.shift(1)) | (pl.col("gid") != pl.col("gid").shift(1))).fill_null(True)
+    position, length = _run_position_and_length(starts)
+    step = _step().abs()
+    window = rule.flatline_window_days
+    runs = frame.select(
+        "raw_value",
+        "gid",
+        position.alias("position"),
+        length.alias("length"),
+        starts.cum_sum().alias("run"),
+        step.rolling_median(window, min_samples=window // 3, center=True).over("gid").alias("typical"),
+        pl.when(step > 0)
+        .then(step)
+        .rolling_min(window, min_samples=1, center=True)
+        .over("gid")
+        .alias("resolution"),
+    )
+    candidate = (pl.col("length") >= rule.flatline_days) & (pl.col("position") > 0) & raw.is_not_null()
+    if rule.flatline_ignores:
+        candidate = candidate & ~raw.is_in(list(rule.flatline_ignores))
+    should_change = pl.col("typical").max().over("run") > pl.col("resolution").min().over("run")
+    stuck = candidate & should_change.fill_null(False)
+    if rule.recession_floor:
+        stuck = stuck & ~_recession_floor(raw, pl.col("position"))
+    return runs.select(stuck.fill_null(False)).to_series()
+
+
+def _step() -> pl.Expr:
+    """Day-to-day change of the raw value within its group (null on a group's first day)."""
+    raw = pl.col("raw_value")
+    return pl.when(pl.col("gid") == pl.col("gid").shift(1)).then(raw - raw.shift(1))
+
+
+def _recession_floor(raw: pl.Expr, position: pl.Expr) -> pl.Expr:
+    """The run's value is at most the lowest of the three days before it: the series fell into it, as
+    a recession flattens out at the reporting resolution. Judged at the run's first row, carried over
+    the run."""
+    gid = pl.col("gid")
+    before = pl.min_horizontal(*(pl.when(gid.shift(lag) == gid).then(raw.shift(lag)) for lag in (1, 2, 3)))
+    return pl.when(position == 0).then((raw <= before).fill_null(False)).forward_fill().fill_null(False)
 
 
 def _run_position_and_length(starts: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
@@ -201,22 +268,74 @@ def _run_position_and_length(starts: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
 
 
 def _correct_drift(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
-    """Remove a slowly growing bias against the other stations (needs three or more stations).
+    """Remove the part of a station's difference to the network that changed over time.
 
-    The bias is a 31-day running mean of the difference to the stations' daily median: spikes and
-    flatlines are already rejected at this point, so a mean is robust enough and much faster.
+    Two passes of :func:`_drift_excess`: the first finds the days under suspicion, the second
+    estimates every station's stable offset and the network's daily consensus without them, so that
+    a long drift neither drags its own station's offset nor the consensus of the others. Only the
+    excess over the stable offset is removed; the offset itself (elevation, exposure) stays.
     """
-    if rule.drift_limit is None or frame["station"].n_unique() < 3:
+    if rule.drift_window_days is None or frame["station"].n_unique() < MIN_DRIFT_STATIONS:
         return frame
-    kept = pl.col("kept")
-    consensus = frame.group_by("time").agg(pl.col("kept").median().alias("consensus"))
-    frame = frame.join(consensus, on="time", how="left", maintain_order="left")
-    bias = (kept - pl.col("consensus")).rolling_mean(window_size=31, min_samples=10, center=True).over("gid")
-    drifting = (bias.abs() > rule.drift_limit).fill_null(False) & kept.is_not_null()
+    frame = frame.with_columns(suspect=pl.lit(False))
+    for _ in range(2):
+        frame = frame.with_columns(_drift_excess(frame, rule))
+        frame = frame.with_columns(suspect=pl.col("excess").is_not_null())
+    kept, excess = pl.col("kept"), pl.col("excess")
+    drifting = pl.col("suspect") & kept.is_not_null()
     return frame.with_columns(
         test=pl.when(drifting).then(pl.lit("drift")).otherwise(pl.col("test")),
-        kept=pl.when(drifting).then(kept - bias).otherwise(kept),
-    ).drop("consensus")
+        kept=pl.when(drifting).then(kept - excess).otherwise(kept),
+    ).drop("suspect", "excess")
+
+
+def _drift_excess(frame: pl.DataFrame, rule: VariableRule) -> pl.Series:
+    """``excess``: the smoothed change of each station's difference to the network where it exceeds
+    the threshold, null elsewhere.
+
+    - consensus: the daily median of the trusted values (kept, not under suspicion) once each station's
+      offset is taken off (days with fewer than three such values have none);
+    - stable offset: the station's median difference to that consensus over its trusted days;
+    - change: the rest of the difference, its running median over a centred ``drift_window_days``
+      window;
+    - threshold: ``drift_sigmas`` times the change's own spread at that scale (robust: the median
+      absolute deviation of changes one window apart, which a steady trend does not inflate), but at
+      least the reporting resolution (the smallest non-zero day-to-day step), since a spread estimated
+      from rounded or interpolated values can collapse to zero.
+    """
+    window = rule.drift_window_days
+    assert window is not None
+    suspect = pl.col("suspect")
+    trusted = pl.when(~suspect).then(pl.col("kept"))
+    frame = frame.with_columns(consensus=_consensus(frame, trusted))
+    frame = frame.with_columns(offset=(trusted - pl.col("consensus")).median().over("gid"))
+    frame = frame.with_columns(consensus=_consensus(frame, trusted - pl.col("offset")))
+    difference = pl.col("kept") - pl.col("consensus")
+    change = difference - pl.when(~suspect).then(difference).median().over("gid")
+    frame = frame.with_columns(
+        smoothed=change.rolling_median(window, min_samples=window // 3, center=True).over("gid"),
+        resolution=pl.when(_step().abs() > 0).then(_step().abs()).min().over("gid"),
+    )
+    smoothed = pl.col("smoothed")
+    frame = frame.with_columns(apart=smoothed - smoothed.shift(window).over("gid"))
+    apart = pl.col("apart")
+    spread = MAD_TO_SIGMA * (apart - apart.median().over("gid")).abs().median().over("gid") / 2**0.5
+    threshold = rule.drift_sigmas * pl.max_horizontal(spread, pl.col("resolution"))
+    return frame.select(pl.when(smoothed.abs() > threshold).then(smoothed).alias("excess")).to_series()
+
+
+def _consensus(frame: pl.DataFrame, values: pl.Expr) -> pl.Series:
+    """The daily median of ``values`` over the stations, null where fewer than three report."""
+    daily = (
+        frame.select(pl.col("time"), values.alias("value"))
+        .group_by("time")
+        .agg(
+            pl.when(pl.col("value").count() >= MIN_DRIFT_STATIONS)
+            .then(pl.col("value").median())
+            .alias("consensus")
+        )
+    )
+    return frame.select("time").join(daily, on="time", how="left", maintain_order="left")["consensus"]
 
 
 def _filled(kept: pl.Expr, rule: VariableRule) -> pl.Expr:
