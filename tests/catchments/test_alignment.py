@@ -29,15 +29,18 @@ def test_planted_offset_is_recovered_within_a_tenth_of_a_cell(small_region, mani
     estimate = estimate_offset(evidence, grid, lines(small_region / "hydrography" / "rivers.geojson"))
     planted = manifest["rivers"]["offset_m"]
     assert np.hypot(estimate.dx - planted[0], estimate.dy - planted[1]) <= grid.cell / 10
-    assert estimate.prominence > 3.0
+    assert estimate.trusted, estimate.doubts()
+    assert estimate.prominence > estimate.prominence_threshold > 3.0
     assert estimate.uncertainty_m is not None and estimate.uncertainty_m < 1.0
     assert estimate.correction == (-estimate.dx, -estimate.dy)
+    assert estimate.candidates < 500  # 15 m is 8 cells at 2 m: 289 whole-cell candidates, not a metre grid
 
 
 def test_true_rivers_need_no_shift(small_region, valleys):
     evidence, grid = valleys
     estimate = estimate_offset(evidence, grid, lines(small_region / "truth" / "rivers.geojson"))
     assert abs(estimate.dx) <= 0.5 and abs(estimate.dy) <= 0.5
+    assert estimate.trusted, estimate.doubts()
 
 
 def test_conditioning_removes_every_pit_and_burned_flow_follows_the_aligned_rivers(

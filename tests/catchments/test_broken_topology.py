@@ -10,6 +10,7 @@ import pytest
 
 from landing_zone.defs.catchments.assets import progressive_catchments, reach_catchments
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
+from landing_zone.defs.catchments.keys import catchment_key
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import (
     DTM_CONSOLIDATED,
@@ -97,7 +98,9 @@ def assert_rejected_with_nothing_downstream(chain: Chain) -> None:
     checks = chain.checks(STRATEGY)
     assert not checks["acyclic"].passed and not checks["has_outlet"].passed
     assert checks["acyclic"].metadata["offending_rows"].value > 0
-    assert {e.asset_key for e in run.get_asset_check_evaluations()} == {REACHES}
+    # upstream of reaches, the flow accumulation's own check ran (and passed); nothing below reaches did
+    evaluated = {e.asset_key for e in run.get_asset_check_evaluations()}
+    assert evaluated == {REACHES, catchment_key("flow_accumulation/dinf")}
     assert not materialised(run) & set(LAYERS)
     started = {event.step_key for event in run.all_events if event.is_step_start}
     assert not started & {reach_catchments.op.name, progressive_catchments.op.name}

@@ -15,6 +15,7 @@ import shapely
 from landing_zone.defs.catchments.assets import progressive_catchments
 from landing_zone.defs.catchments.checks import audit_reach_catchments
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
+from landing_zone.defs.catchments.keys import catchment_key
 from shared.assets.landing_zone import (
     CATCHMENT_PARTITIONS,
     PROGRESSIVE_CATCHMENTS,
@@ -105,6 +106,7 @@ def test_each_layer_declares_its_checks_and_no_separate_check_remains() -> None:
         for spec in asset.check_specs
     }
     assert declared == {
+        catchment_key("flow_accumulation/dinf"): {"dinf_agrees_with_d8_at_outlets": True},
         REACHES: {"links_resolve": True, "acyclic": True, "has_outlet": True, "reach_lengths": False},
         REACH_CATCHMENTS: {"one_catchment_per_reach": True, "no_overlap": True, "union_equals_basin": True},
         PROGRESSIVE_CATCHMENTS: {

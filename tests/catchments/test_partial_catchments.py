@@ -12,12 +12,11 @@ from landing_zone.defs.catchments.partial_catchments import (
     RiverShapes,
     cell_counts,
     delineate,
-    pour_cell,
+    pour_cells,
     progressive_areas,
 )
 from landing_zone.defs.catchments.rasters import cell_centres, cell_index
-from landing_zone.defs.catchments.reach_layers import ending
-from landing_zone.defs.catchments.reaches import RiverLine, split_rivers, topological_order
+from landing_zone.defs.catchments.reaches import TARGET_LENGTH_M, RiverLine, split_rivers, topological_order
 from landing_zone.defs.catchments.river_source import parse_rivers, river_lines
 
 
@@ -33,13 +32,10 @@ def test_reach_catchments_tile_the_basin_and_progressive_areas_match_the_gauges(
     ]
     conditioned = condition_dem(dem, -9999.0, grid, [river.points for river in rivers], "burn_fill").dem
     flw = pyflwdir.from_dem(conditioned, nodata=-9999.0, transform=transform, latlon=False, outlets="edge")
-    reaches = split_rivers(rivers)
     upstream_km2 = flw.upstream_area(unit="km2")
     shapes = RiverShapes({river.river_id: river.points for river in rivers})
-    river_of = {r.reach_id: r.river_id for r in reaches}
-    cells = np.array(
-        [pour_cell(r.points, r.river_id, ending(r, river_of), grid, upstream_km2, shapes) for r in reaches]
-    )
+    placed = pour_cells(split_rivers(rivers), grid, upstream_km2, shapes, flw, TARGET_LENGTH_M)
+    reaches, cells = placed.reaches, placed.cells
     pours = cell_centres(grid, dem.shape, cells)
     counts = cell_counts(delineate(flw, grid, dem.shape, pours), len(reaches))
     own = {r.reach_id: float(n) * grid.cell**2 / 1e6 for r, n in zip(reaches, counts, strict=True)}

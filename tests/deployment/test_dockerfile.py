@@ -117,7 +117,7 @@ def test_each_image_environment_holds_only_its_own_stack():
     assert {"discharge-model", "shared"} <= discharge and "landing-zone" not in discharge
     for runtime in ("dagster-k8s", "dagster-postgres"):  # run and step pods load the chart's instance
         assert runtime in landing and runtime in discharge, runtime
-    for geo_only in ("pyflwdir", "whitebox-workflows", "cfgrib", "eccodes", "pystac", "pyogrio"):
+    for geo_only in ("pyflwdir", "numba", "cfgrib", "eccodes", "pystac", "pyogrio"):
         assert geo_only in landing and geo_only not in discharge, geo_only
     for dev_tool in ("pytest", "mypy", "ruff", "kubernetes-validate"):
         assert dev_tool not in landing | discharge, f"{dev_tool} would ship in an image"

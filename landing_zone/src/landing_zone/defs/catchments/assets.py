@@ -24,10 +24,12 @@ import dagster as dg
 
 from landing_zone.defs.catchments.checks import (
     CATCHMENT_CHECK_SPECS,
+    DINF_CHECK_SPECS,
     PROGRESSIVE_CHECK_SPECS,
     PROGRESSIVE_CHECKS,
     REACH_CHECK_SPECS,
     REACH_CHECKS,
+    audit_dinf_outlets,
     audit_reach_catchments,
 )
 from landing_zone.defs.catchments.config import (
@@ -53,7 +55,7 @@ from shared.k8s.op_tags import K8sOpTags
 from shared.publication import keep_candidate_file, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster
-from shared.regions import region
+from shared.regions import region, regions_file
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY, VECTOR_IO_MANAGER
 from shared.resources.storage import StorageResource
@@ -97,7 +99,8 @@ def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFr
     op_tags=K8sOpTags.medium(),
     kinds={"geoparquet"},
     description="Rivers shifted onto the DEM's own drainage: the offset that best puts them on the DEM's "
-    "valley lines, with its prominence and jackknife uncertainty in the metadata.",
+    "valley lines, applied only when trusted (prominence over the score's noise, jackknife agreement of "
+    "the rivers), with both measures and any doubts in the metadata.",
 )
 def rivers_aligned(
     context: dg.AssetExecutionContext, config: AlignmentConfig, rivers: GeoFrame, analysis_dem: StoredRaster
@@ -105,8 +108,10 @@ def rivers_aligned(
     from landing_zone.defs.catchments.river_alignment import align_rivers
 
     check_rivers_in_region(rivers, analysis_dem, context)
-    aligned, estimate = align_rivers(rivers, analysis_dem, config.search_m)
+    aligned, estimate = align_rivers(rivers, analysis_dem, config.min_search_m, config.search_cells)
     context.add_output_metadata(estimate.metadata())
+    if not estimate.trusted:
+        context.log.warning(f"river offset not applied: {'; '.join(estimate.doubts())}")
     return aligned
 
 
@@ -142,16 +147,27 @@ def strategy_of(context: dg.AssetExecutionContext) -> str:
     io_manager_key=RASTER_IO_MANAGER,
     op_tags=K8sOpTags.large(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "gdal"},
-    description="The consolidated DTM averaged onto the analysis grid, block-wise.",
+    description="The consolidated DTM averaged onto the analysis grid, block-wise, in the region's CRS "
+    "(regions file): a DTM in another CRS, geographic included, is reprojected on the way; a region CRS "
+    "that is not projected in metres, or a DTM without a CRS, is refused.",
 )
 def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, dem: StoredRaster) -> CogFile:
     from landing_zone.defs.catchments.rasters import resample_dem
 
     place = region(context.partition_key)
     resolution_m = config.resolution_m or place.analysis_resolution_m
-    cog = resample_dem(dem, resolution_m, DEFAULT_GDAL_CACHE_MB)
+    origin = f"region {place.name!r} (the `crs` of its entry in {regions_file()})"
+    cog = resample_dem(dem, place.crs, resolution_m, DEFAULT_GDAL_CACHE_MB, origin)
+    with dem.open() as source:
+        source_crs, reprojected = source.crs.to_string(), source.crs != place.crs
     context.add_output_metadata(
-        {"analysis_resolution_m": resolution_m, "resampling": "average", "region_crs": place.crs}
+        {
+            "analysis_resolution_m": resolution_m,
+            "resampling": "average",
+            "region_crs": place.crs,
+            "source_crs": source_crs,
+            "reprojected": reprojected,
+        }
     )
     return CogFile(cog)
 
@@ -241,21 +257,37 @@ def flow_accumulation_d8(context: dg.AssetExecutionContext, directions: StoredRa
 @dg.asset(
     key=catchment_key("flow_accumulation/dinf"),
     retry_policy=TRANSIENT_STEP_RETRY,
-    ins={"dem": dg.AssetIn(key=catchment_key("conditioned_dem"))},
+    ins={
+        "dem": dg.AssetIn(key=catchment_key("conditioned_dem")),
+        "directions": dg.AssetIn(key=catchment_key("flow_direction")),
+    },
     partitions_def=CATCHMENT_PARTITIONS,
+    check_specs=DINF_CHECK_SPECS,
     io_manager_key=RASTER_IO_MANAGER,
     op_tags=K8sOpTags.medium(),
-    kinds={"cog", "whitebox"},
-    description="D-infinity contributing area of every cell in km² (flow split between two neighbours by "
-    "slope direction; WhiteboxTools).",
+    kinds={"cog", "numba"},
+    description="D-infinity contributing area of every cell in km² (Tarboton: flow split between two "
+    "neighbours by slope direction), on the same conditioned DEM as D8: filled flats drain along the D8 "
+    "directions, the grid edge and nodata are outlets. Checked against D8 at every large basin's outlet.",
 )
-def flow_accumulation_dinf(context: dg.AssetExecutionContext, dem: StoredRaster) -> CogFile:
-    from landing_zone.defs.catchments.flow import AREA_NODATA, dinf_upstream_area_km2
-    from landing_zone.defs.catchments.rasters import write_cog
+def flow_accumulation_dinf(
+    context: dg.AssetExecutionContext, dem: StoredRaster, directions: StoredRaster
+) -> Iterator[Any]:
+    from landing_zone.defs.catchments.flow import (
+        AREA_NODATA,
+        d8_upstream_area_km2,
+        dinf_upstream_area_km2,
+        flow_from_d8,
+        outlet_areas_km2,
+    )
+    from landing_zone.defs.catchments.rasters import read_grid, write_cog
 
-    area = dinf_upstream_area_km2(dem)
-    context.add_output_metadata({"max_upstream_area_km2": round(float(area.values.max()), 4), "unit": "km2"})
-    return CogFile(write_cog(area.values, area, AREA_NODATA))
+    conditioned, d8 = read_grid(dem), read_grid(directions)
+    area = dinf_upstream_area_km2(conditioned, d8.values)
+    outlets = outlet_areas_km2(d8_upstream_area_km2(flow_from_d8(d8)), area, d8.values)
+    metadata: dict[str, Any] = {"max_upstream_area_km2": round(float(area.max()), 4), "unit": "km2"}
+    yield dg.Output(CogFile(write_cog(area, conditioned, AREA_NODATA)), metadata=metadata)
+    yield audit_dinf_outlets(outlets, conditioned.grid.cell)
 
 
 @dg.asset(
@@ -271,8 +303,9 @@ def flow_accumulation_dinf(context: dg.AssetExecutionContext, dem: StoredRaster)
     metadata={FLATGEOBUF: True},
     op_tags=K8sOpTags.small(),
     kinds={"geoparquet", "flatgeobuf"},
-    description="The aligned rivers cut into ~100 m reaches: reach id, downstream reach (the reach of the "
-    "receiving river that the D8 flow reaches), Strahler order, length, pour point and D8 upstream area. "
+    description="The aligned rivers cut into ~100 m reaches (at least three analysis cells): reach id, "
+    "downstream reach (the reach of the receiving river that the D8 flow reaches), Strahler order, length, "
+    "pour point, D8 upstream area and the reaches merged into it for want of a pour cell of their own. "
     "Published only when its blocking checks pass.",
 )
 def reaches(
@@ -286,14 +319,14 @@ def reaches(
 ) -> Iterator[Any]:
     from landing_zone.defs.catchments.reach_layers import reach_layer
 
-    layer, moved = reach_layer(rivers, accumulation, directions, config.target_length_m)
+    layer, summary = reach_layer(rivers, accumulation, directions, config.target_length_m)
     frame = layer.frame
     metadata = {
         "reaches": frame.height,
         "outlets": frame.filter(frame["downstream_id"].is_null()).height,
         "max_strahler_order": frame["strahler_order"].max(),
         "unordered_reaches": frame["strahler_order"].null_count(),
-        "links_moved_by_terrain": moved,
+        **summary,
     }
     results = list(duckdb.check_frame(REACHES, REACH_CHECKS, layer.attributes))
     yield from _publish_if_passed(context, storage, REACHES, layer, results, REACH_CHECK_SPECS, metadata)

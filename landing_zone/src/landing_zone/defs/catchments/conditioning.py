@@ -75,10 +75,11 @@ def condition_dem(
     working = dem.astype(np.float64, copy=True)
     burned = np.zeros(dem.shape, dtype=bool)
     if strategy == "burn_fill":
-        depth = np.zeros(dem.shape, dtype=np.float64)
+        depth = np.zeros(dem.size, dtype=np.float64)
         for line, level in zip(rivers, levels or [0] * len(rivers), strict=True):
-            cells = river_cells([line], grid, dem.shape) & valid
-            depth[cells] = np.maximum(depth[cells], burn_depth_m / 2**level)
+            cells = cell_index(grid, dem.shape, densify([line], grid.cell / 2))
+            np.maximum.at(depth, cells[cells >= 0], burn_depth_m / 2**level)  # indices, not a grid per river
+        depth = np.where(valid, depth.reshape(dem.shape), 0.0)
         burned = depth > 0
         working -= depth
     filled, d8 = pyflwdir.dem.fill_depressions(working, outlets="edge", nodata=nodata)

@@ -8,8 +8,12 @@ import dagster as dg
 
 
 class AlignmentConfig(dg.Config):
-    search_m: float = 15.0
-    """Largest offset searched in x and y (widened to two analysis cells where cells are larger)."""
+    search_cells: int = 2
+    """Largest offset searched in x and y, in analysis cells (whole cells first, then down to a tenth)."""
+    min_search_m: float = 15.0
+    """The search radius never drops below this many metres (fine grids: 8 cells at 2 m). A radius over
+    ``alignment.MAX_SEARCH_CELLS`` cells, or wider than the DEM can judge, is refused before any work,
+    naming the setting to change."""
 
 
 class AnalysisGridConfig(dg.Config):
@@ -24,5 +28,7 @@ class ConditioningConfig(dg.Config):
 
 
 class ReachConfig(dg.Config):
-    target_length_m: float = 100.0
-    """Reaches are cut to about this length (equal lengths along each river)."""
+    target_length_m: float | None = None
+    """Reaches are cut to about this length (equal lengths along each river). None: 100 m, or three
+    analysis cells where cells are larger than a third of that (``reaches.reach_length_m``); a length
+    below three cells is refused before any work, naming the smallest that works."""

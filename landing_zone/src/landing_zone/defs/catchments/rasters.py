@@ -2,7 +2,8 @@
 
 Delineation works on whole arrays (pyflwdir needs the full grid), so the analysis resolution is what
 bounds memory: the consolidated DEM is resampled block-wise by GDAL's warper (average of the cells in
-each analysis cell), never read whole at full resolution.
+each analysis cell), never read whole at full resolution, and reprojected to the region's metric CRS
+when it comes in another one (degrees are never taken for metres).
 """
 
 from __future__ import annotations
@@ -38,34 +39,86 @@ class GridArray:
         return Affine(self.grid.cell, 0.0, self.grid.west, 0.0, -self.grid.cell, self.grid.north)
 
 
-def resample_dem(source: StoredRaster, resolution_m: float, cache_mb: int) -> Path:
-    """The DEM on a ``resolution_m`` grid snapped to multiples of it, averaged block-wise, as a local COG."""
-    import rasterio
-    from affine import Affine
-    from rasterio.enums import Resampling
-    from rasterio.vrt import WarpedVRT
+def resample_dem(
+    source: StoredRaster, crs: str, resolution_m: float, cache_mb: int, crs_origin: str = "the target CRS"
+) -> Path:
+    """The DEM on a ``resolution_m`` grid in ``crs`` snapped to multiples of it, as a local COG.
 
-    destination = scratch_dir("analysis-dem-") / "analysis_dem.tif"
+    GDAL's warper averages the source cells in each analysis cell block by block (memory bounded by
+    ``cache_mb``, never the whole source), reprojecting on the way when the source is in another CRS: a
+    DEM in geographic coordinates (degrees) comes out on the metric grid, its extent the source's bounds
+    in ``crs``. The warp writes a tiled GTiff once and the COG is copied from it: the COG driver reads its
+    source several times (statistics, overviews, data), which would repeat the warp each time.
+
+    ``crs`` must be projected in metres (cell sizes, lengths and areas downstream are metres): anything
+    else is refused naming ``crs_origin``, as is a source without a CRS (naming the file).
+    """
+    import rasterio
+    from rasterio.enums import Resampling
+    from rasterio.warp import reproject
+
+    target = metric_crs(crs, crs_origin)
+    workdir = scratch_dir("analysis-dem-")
+    staging, destination = workdir / "staging.tif", workdir / "analysis_dem.tif"
     with (
         rasterio.Env(**gdal_cache_env(cache_mb), **source.gdal_options),
         rasterio.open(source.gdal_path) as dataset,
     ):
-        west, south, east, north = dataset.bounds
-        west, south = (math.floor(v / resolution_m) * resolution_m for v in (west, south))
-        east, north = (math.ceil(v / resolution_m) * resolution_m for v in (east, north))
-        width, height = round((east - west) / resolution_m), round((north - south) / resolution_m)
-        with WarpedVRT(
-            dataset,
-            transform=Affine(resolution_m, 0.0, west, 0.0, -resolution_m, north),
-            width=width,
-            height=height,
-            resampling=Resampling.average,
-            src_nodata=dataset.nodata,
-            nodata=DEM_NODATA,
-            warp_mem_limit=cache_mb,
-        ) as warped:
-            copy_to_cog(warped, destination)
+        if dataset.crs is None:
+            raise ValueError(f"{source.uri}: the DEM has no CRS; store it with one (e.g. gdal_edit -a_srs)")
+        transform, width, height = analysis_grid(dataset, target, resolution_m)
+        profile = tiled_gtiff_profile(width, height, "float32", target, transform, DEM_NODATA)
+        with rasterio.open(staging, "w", **profile | STAGING_OPTIONS) as warped:
+            reproject(
+                rasterio.band(dataset, 1),
+                rasterio.band(warped, 1),
+                src_nodata=dataset.nodata,
+                dst_nodata=DEM_NODATA,
+                resampling=Resampling.average,
+                warp_mem_limit=cache_mb,
+            )
+    copy_to_cog(staging, destination)
+    staging.unlink()
     return destination
+
+
+STAGING_OPTIONS = {"compress": "NONE"}
+"""The warp's staging GTiff is read once by the COG copy and deleted: compressing it only costs time (it
+is the analysis grid, small enough to hold in memory by construction, so also on disk)."""
+
+
+def metric_crs(crs: str, origin: str) -> Any:
+    """``crs`` as a rasterio CRS when it is projected in metres; otherwise a ``ValueError`` naming
+    ``origin`` (where the CRS was configured) and what to change."""
+    from rasterio.crs import CRS
+
+    try:
+        parsed = CRS.from_user_input(crs)
+    except Exception as error:
+        raise ValueError(f"{origin}: CRS {crs!r} is not a CRS GDAL knows ({error})") from None
+    units = parsed.linear_units_factor[0] if parsed.is_projected else "degrees"
+    if not parsed.is_projected or parsed.linear_units_factor[1] != 1.0:
+        raise ValueError(
+            f"{origin}: CRS {crs} is not projected in metres (units: {units}); delineation measures cell "
+            "sizes, lengths and areas in metres: set it to a projected metric CRS, such as the local UTM "
+            "zone (EPSG:326NN north, EPSG:327NN south) or a national grid (EPSG:2180 for Poland)"
+        )
+    return parsed
+
+
+def analysis_grid(dataset: Any, crs: Any, resolution_m: float) -> tuple[Any, int, int]:
+    """Transform, width and height of the grid in ``crs`` covering ``dataset``, snapped outward to
+    multiples of ``resolution_m`` (so grids of one region line up whatever the source tiles)."""
+    from affine import Affine
+    from rasterio.warp import transform_bounds
+
+    bounds = tuple(dataset.bounds)
+    if dataset.crs != crs:
+        bounds = transform_bounds(dataset.crs, crs, *bounds, densify_pts=21)
+    west, south = (math.floor(v / resolution_m) * resolution_m for v in bounds[:2])
+    east, north = (math.ceil(v / resolution_m) * resolution_m for v in bounds[2:])
+    width, height = round((east - west) / resolution_m), round((north - south) / resolution_m)
+    return Affine(resolution_m, 0.0, west, 0.0, -resolution_m, north), width, height
 
 
 def read_grid(source: StoredRaster) -> GridArray:

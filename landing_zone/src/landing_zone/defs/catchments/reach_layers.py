@@ -7,7 +7,7 @@ assets store; the assets stay thin and the steps stay testable without Dagster.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -18,12 +18,18 @@ from landing_zone.defs.catchments.partial_catchments import (
     cell_counts,
     delineate,
     drained_into,
-    pour_cell,
+    pour_cells,
     progressive_areas,
 )
 from landing_zone.defs.catchments.polygons import label_polygons, union
 from landing_zone.defs.catchments.rasters import GridArray, cell_centres, read_grid
-from landing_zone.defs.catchments.reaches import Reach, split_rivers, strahler_orders, topological_order
+from landing_zone.defs.catchments.reaches import (
+    Reach,
+    reach_length_m,
+    split_rivers,
+    strahler_orders,
+    topological_order,
+)
 from landing_zone.defs.catchments.river_source import river_lines
 from shared.rasters.handles import StoredRaster
 from shared.vectors.geoframe import GeoFrame
@@ -37,43 +43,44 @@ REACH_SCHEMA = {
     "pour_x": pl.Float64,
     "pour_y": pl.Float64,
     "upstream_area_km2": pl.Float64,
+    "merged_reaches": pl.String,
 }
 
 
 def reach_layer(
-    rivers: GeoFrame, accumulation: StoredRaster, directions: StoredRaster, target_m: float
-) -> tuple[GeoFrame, int]:
+    rivers: GeoFrame, accumulation: StoredRaster, directions: StoredRaster, target_m: float | None
+) -> tuple[GeoFrame, dict[str, Any]]:
     """:func:`reaches_on_grid` on the stored D8 accumulation and directions."""
     return reaches_on_grid(rivers, read_grid(accumulation), read_grid(directions), target_m)
 
 
 def reaches_on_grid(
-    rivers: GeoFrame, area: GridArray, flow: GridArray, target_m: float
-) -> tuple[GeoFrame, int]:
+    rivers: GeoFrame, area: GridArray, flow: GridArray, target_m: float | None
+) -> tuple[GeoFrame, dict[str, Any]]:
     """Reaches with their pour cells (centres), the D8 upstream area there, and links checked against
-    the terrain; returns the layer and how many links the terrain moved.
+    the terrain; returns the layer and a summary for the metadata (reach length used, links the terrain
+    moved, reaches merged into a neighbour).
 
-    The rivers' ``receiving`` says which river a tributary joins; which *reach* of it is read from the
-    D8 directions (the reach whose pour cell the tributary's water reaches first), because the mapped
-    mouth can sit a cell or two from where the DEM's channels meet.
+    ``target_m`` is checked against the cell size (None: derived from it, :func:`reach_length_m`). A
+    river's reaches stay linked in their order. The rivers' ``receiving`` says which river a tributary
+    joins; which *reach* of it is read from the D8 directions (the reach whose pour cell the tributary's
+    water reaches first), because the mapped mouth can sit a cell or two from where the DEM's channels
+    meet. A reach without a pour cell of its own is merged into a neighbour: ``merged_reaches`` names
+    the reaches a row absorbed and why.
     """
     import shapely
 
+    reach_m = reach_length_m(area.grid.cell, target_m)
     lines = river_lines(rivers)
-    reaches = split_rivers(lines, target_m)
     shapes = RiverShapes({line.river_id: line.points for line in lines})
-    river_of = {reach.reach_id: reach.river_id for reach in reaches}
-    cells = np.array(
-        [
-            pour_cell(r.points, r.river_id, ending(r, river_of), area.grid, area.values, shapes)
-            for r in reaches
-        ]
-    )
-    pours = cell_centres(area.grid, area.values.shape, cells)
     flw = flow_from_d8(flow)
+    placed = pour_cells(split_rivers(lines, reach_m), area.grid, area.values, shapes, flw, reach_m)
+    reaches, cells = placed.reaches, placed.cells
+    pours = cell_centres(area.grid, area.values.shape, cells)
     into = drained_into(flw, delineate(flw, flow.grid, flow.values.shape, pours), cells)
     downstream, moved = _links_on_terrain(reaches, into)
-    orders = strahler_orders(downstream)
+    joins = {reach.reach_id: reach.joins_at_m for reach in reaches if reach.joins_at_m is not None}
+    orders = strahler_orders(downstream, {reach.reach_id: reach.river_id for reach in reaches}, joins)
     upstream = np.where(cells >= 0, area.values.ravel()[np.maximum(cells, 0)], np.nan)
     upstream = np.where(upstream == area.nodata, np.nan, upstream)
     rows = [
@@ -86,35 +93,50 @@ def reaches_on_grid(
             "pour_x": float(pour[0]),
             "pour_y": float(pour[1]),
             "upstream_area_km2": None if np.isnan(up) else float(up),
+            "merged_reaches": _merge_note(placed.merged.get(reach.reach_id)),
         }
         for reach, pour, up in zip(reaches, pours, upstream, strict=True)
     ]
     geometries = [shapely.LineString(reach.points) for reach in reaches]
-    return GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), geometries, rivers.crs), moved
+    layer = GeoFrame.from_geometries(pl.DataFrame(rows, schema=REACH_SCHEMA), geometries, rivers.crs)
+    merged = sum(len(found) for found in placed.merged.values())
+    return layer, {"reach_length_m": reach_m, "links_moved_by_terrain": moved, "reaches_merged": merged}
 
 
-def ending(reach: Reach, river_of: dict[str, str]) -> Literal["outlet", "reach", "mouth"]:
-    """How a reach ends: the basin outlet, the next reach of its river, or a confluence."""
-    if reach.downstream is None:
-        return "outlet"
-    return "reach" if river_of.get(reach.downstream) == reach.river_id else "mouth"
+def _merge_note(merged: list[tuple[str, str]] | None) -> str | None:
+    """``id (reason); ...`` of the reaches merged into one, None where none was."""
+    return "; ".join(f"{reach} ({reason})" for reach, reason in merged) if merged else None
 
 
 def _links_on_terrain(reaches: list[Reach], into: np.ndarray) -> tuple[dict[str, str | None], int]:
-    """Downstream links, each moved to the reach the D8 flow reaches first when that is another reach of
-    the same receiving river (never to another river: the network's shape stays the provider's)."""
+    """Downstream links, a tributary's last one moved to the reach the D8 flow reaches first when that
+    lies on its receiving river or a river further down (the water may meet the receiving river only
+    below its confluence). Links within a river never move (its reaches follow each other whatever the
+    cells say), nor to a river off that path: the network's shape stays the provider's, and a DAG."""
     by_id = {reach.reach_id: reach for reach in reaches}
     downstream = {reach.reach_id: reach.downstream for reach in reaches}
     moved = 0
     for reach, target_label in zip(reaches, into, strict=True):
-        linked = reach.downstream
-        if linked is None or not target_label:
+        linked = by_id.get(reach.downstream or "")
+        if linked is None or linked.river_id == reach.river_id or not target_label:
             continue
         target = reaches[int(target_label) - 1]
-        if target.reach_id != linked and target.river_id == by_id[linked].river_id:
+        if target.reach_id != linked.reach_id and target.river_id in _rivers_below(linked, by_id):
             downstream[reach.reach_id] = target.reach_id
             moved += 1
     return downstream, moved
+
+
+def _rivers_below(reach: Reach, by_id: dict[str, Reach]) -> set[str]:
+    """The river of ``reach`` and every river its water flows on into, by the provider's links."""
+    rivers: set[str] = set()
+    current: Reach | None = reach
+    while current is not None and current.river_id not in rivers:
+        rivers.add(current.river_id)
+        while current.downstream in by_id and by_id[current.downstream].river_id == current.river_id:
+            current = by_id[current.downstream]
+        current = by_id.get(current.downstream or "")
+    return rivers
 
 
 def reach_catchments_on_grid(reaches: GeoFrame, grid: GridArray) -> GeoFrame:

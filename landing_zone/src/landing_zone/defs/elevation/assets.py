@@ -149,13 +149,15 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
             unreferenced_objects,
         )
         from shared.publication import published_table
+        from shared.regions import region
         from shared.workers import RetryPolicy, WorkerPool
 
         key = pipeline.key("converted_tiles")
         location = AssetLocation.for_partition(key, pipeline.sheet_partitions, context.partition_key)
         partition = location.partition
+        clip_bounds = pipeline.clip_bounds or region(partition["region"]).bounds
         settings = ConversionSettings(
-            pipeline.crs, pipeline.cell_size, pipeline.fill_distance_cells, pipeline.clip_bounds
+            pipeline.crs, pipeline.cell_size, pipeline.fill_distance_cells, clip_bounds
         )
         store = storage.get_storage()
         previous = published_table(store, location)

@@ -28,7 +28,9 @@ class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     plausible_max_m: float = Field(default=2700.0, description="Highest plausible elevation.")
     max_seam_offset_m: float = Field(default=0.1, description="Largest systematic step across a tile edge.")
     clip_bounds: tuple[float, float, float, float] | None = Field(
-        default=None, description="Optional region rectangle (west, south, east, north) to clip tiles to."
+        default=None,
+        description="Rectangle (west, south, east, north) to clip tiles to; default: the region's bounds "
+        "from the regions file, if it has any.",
     )
     gdal_cachemax_mb: int = Field(
         default=DEFAULT_GDAL_CACHE_MB,
