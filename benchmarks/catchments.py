@@ -120,7 +120,10 @@ def reference_pour_points(rivers: Path, offset: np.ndarray, cell: float) -> np.n
 
 
 def grid_ours(mosaic: str, resolution: str) -> dict[str, Any]:
-    """The analysis_dem asset's resampling, to a local COG."""
+    """The analysis_dem asset's resampling, to a local COG (rasterio imported before timing, as the
+    peer's is: both compare GDAL work, not loading GDAL)."""
+    import rasterio  # noqa: F401
+
     from landing_zone.defs.catchments.rasters import resample_dem
     from shared.rasters.handles import StoredRaster
 
@@ -222,12 +225,13 @@ def ours(dem_path: str, rivers_path: str, with_layers: bool) -> dict[str, Any]:
 
 
 def pyflwdir_peer(dem_path: str, pours_path: str) -> dict[str, Any]:
-    """A plain pyflwdir script: fill and D8 from the DEM, basins at the given pour points."""
-    import pyflwdir
-    import rasterio
-
+    """A plain pyflwdir script: fill and D8 from the DEM, basins at the given pour points. Its imports are
+    timed, as ours are (ours load pyflwdir, scipy and shapely inside the chain)."""
     result: dict[str, Any] = {}
     with timed(result):
+        import pyflwdir
+        import rasterio
+
         with rasterio.open(dem_path) as dataset:
             dem, transform, nodata = dataset.read(1), dataset.transform, dataset.nodata
         flw = pyflwdir.from_dem(dem, nodata=nodata, transform=transform, latlon=False, outlets="edge")

@@ -17,6 +17,7 @@ once, compose later.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -250,14 +251,17 @@ def _cells_around(line: Any, distance: float, grid: Grid, shape: tuple[int, int]
     row0, row1 = (
         _clipped((grid.north - v) / grid.cell, shape[0]) for v in (north + distance, south - distance)
     )
-    rows, cols = np.mgrid[row0 : row1 + 1, col0 : col1 + 1]
-    rows, cols = rows.ravel(), cols.ravel()
+    width = col1 - col0 + 1
+    rows = np.repeat(np.arange(row0, row1 + 1), width)
+    cols = np.tile(np.arange(col0, col1 + 1), row1 - row0 + 1)
     centres = shapely.points(grid.west + (cols + 0.5) * grid.cell, grid.north - (rows + 0.5) * grid.cell)
     return np.ravel_multi_index((rows, cols), shape), centres
 
 
 def _clipped(position: float, size: int) -> int:
-    return int(np.clip(np.floor(position), 0, size - 1))
+    """The row or column of ``position`` kept on the grid (plain floats: called per reach, numpy's
+    scalar machinery cost more than the work)."""
+    return min(max(math.floor(position), 0), size - 1)
 
 
 class RiverShapes:

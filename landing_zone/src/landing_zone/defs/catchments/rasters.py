@@ -9,6 +9,7 @@ when it comes in another one (degrees are never taken for metres).
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,7 @@ def resample_dem(
                 dst_nodata=DEM_NODATA,
                 resampling=Resampling.average,
                 warp_mem_limit=cache_mb,
+                num_threads=len(os.sched_getaffinity(0)),  # as the COG copy's ALL_CPUS: the pod's cores
             )
     copy_to_cog(staging, destination)
     staging.unlink()
