@@ -12,11 +12,11 @@ import pytest
 
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from landing_zone.defs.catchments.keys import catchment_key, hydrography_key
-from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.resources.platform import RASTER_IO_MANAGER, platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage.layout import COG, AssetLocation, partition_dimensions
+from tests.support.sources import sources_with
 
 REGION = "pilica"
 REGION_STAGES = [hydrography_key("rivers"), catchment_key("analysis_dem"), hydrography_key("rivers_aligned")]
@@ -53,14 +53,7 @@ def run_chain(
         region / "truth" / "dtm.tif",
         AssetLocation(DTM_CONSOLIDATED.path, partition_dimensions(REGIONS, REGION)).key(COG),
     )
-    sources = SourcesResource(
-        elevation_index_url="unused",
-        rivers_url=(region / "hydrography" / "rivers.geojson").as_uri(),
-        meteo_url="unused",
-        hydro_url="unused",
-        forecasts_url="unused",
-        satellite_catalog_url="unused",
-    )
+    sources = sources_with(rivers_url=(region / "hydrography" / "rivers.geojson").as_uri())
     defs = catchment_defs
     dtm = dg.AssetSpec(DTM_CONSOLIDATED, partitions_def=REGIONS).with_io_manager_key(RASTER_IO_MANAGER)
     assets = [dtm, *(defs.assets or [])]

@@ -22,11 +22,11 @@ import dagster as dg
 
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from landing_zone.defs.catchments.keys import catchment_key, hydrography_key
-from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import CONDITIONING, DTM_CONSOLIDATED, REGIONS
 from shared.resources.platform import RASTER_IO_MANAGER, platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage.layout import COG, AssetLocation, partition_dimensions
+from tests.support.sources import sources_with
 
 REGION_STAGES = [hydrography_key("rivers"), catchment_key("analysis_dem"), hydrography_key("rivers_aligned")]
 
@@ -35,14 +35,7 @@ def run(workdir: Path, region: str, dtm: Path) -> dict[str, Any]:
     storage = StorageResource(url=str(workdir / "storage"))
     location = AssetLocation(DTM_CONSOLIDATED.path, partition_dimensions(REGIONS, region))
     storage.get_storage().put_file(dtm, location.key(COG))
-    sources = SourcesResource(
-        elevation_index_url="unused",
-        rivers_url="unused: the regions file names this region's rivers",
-        meteo_url="unused",
-        hydro_url="unused",
-        forecasts_url="unused",
-        satellite_catalog_url="unused",
-    )
+    sources = sources_with()  # the regions file names this region's rivers
     dtm_spec = dg.AssetSpec(DTM_CONSOLIDATED, partitions_def=REGIONS).with_io_manager_key(RASTER_IO_MANAGER)
     assets = [dtm_spec, *(catchment_defs.assets or [])]
     resources = {**platform_resources(storage), "sources": sources}

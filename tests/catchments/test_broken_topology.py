@@ -11,7 +11,6 @@ import pytest
 from landing_zone.defs.catchments.assets import progressive_catchments, reach_catchments
 from landing_zone.defs.catchments.definitions import defs as catchment_defs
 from landing_zone.defs.catchments.keys import catchment_key
-from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import (
     DTM_CONSOLIDATED,
     PROGRESSIVE_CATCHMENTS,
@@ -26,6 +25,7 @@ from shared.storage import Storage
 from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.formats import read_geoparquet
 from tests.catchments.conftest import REGION, Chain, run_chain, strategy_key
+from tests.support.sources import sources_with
 
 STRATEGY = "burn_fill"
 PARTITION = {"conditioning": STRATEGY, "region": REGION}
@@ -108,14 +108,7 @@ def assert_rejected_with_nothing_downstream(chain: Chain) -> None:
 
 def materialise_reach_catchments_alone(storage: StorageResource) -> dg.ExecuteInProcessResult:
     """A later run of the downstream asset only: it reads whatever ``reaches`` has published."""
-    sources = SourcesResource(
-        elevation_index_url="unused",
-        rivers_url="unused",
-        meteo_url="unused",
-        hydro_url="unused",
-        forecasts_url="unused",
-        satellite_catalog_url="unused",
-    )
+    sources = sources_with()
     dtm = dg.AssetSpec(DTM_CONSOLIDATED, partitions_def=REGIONS).with_io_manager_key(RASTER_IO_MANAGER)
     return dg.materialize(
         [dtm, *(catchment_defs.assets or [])],
