@@ -9,9 +9,10 @@ checked against its SHA-256, and the two rasters are extracted once into ``.data
   (left by reprojection) and a few hundred small interior voids: real data, with its holes.
 - ``geographic``: ``N44E005.hgt``, the same tile in EPSG:4326 (3 arc-seconds), 1201 x 1201.
 
-:func:`derive_rivers` turns a DEM into the river network the platform reads (one GeoJSON LineString per
-river, source to mouth, with the river it flows into) from pyflwdir's own D8 network, so the lines sit on
-the cell lattice, as rivers digitised from a DEM do.
+:func:`derive_rivers` (shared with the rough sample region, in ``platform_dev.sample_region.lattice_rivers``)
+turns a DEM into the river network the platform reads (one GeoJSON LineString per river, source to mouth,
+with the river it flows into) from pyflwdir's own D8 network, so the lines sit on the cell lattice, as
+rivers digitised from a DEM do.
 """
 
 from __future__ import annotations
@@ -23,10 +24,11 @@ import subprocess
 import sys
 import tarfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from filelock import FileLock
+
+from platform_dev.sample_region.lattice_rivers import derive_rivers
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".data" / "real-data"
@@ -153,64 +155,6 @@ def window_of(
     with rasterio.open(out, "w", **profile) as target:
         target.write(values, 1)
     return out
-
-
-def derive_rivers(dem: Path, min_area_km2: float, basins: int = 1) -> dict[str, Any]:
-    """River lines on the cell lattice of ``dem``: every cell draining at least ``min_area_km2`` is a
-    river cell; a river follows the larger upstream branch from its mouth to its source, and every other
-    branch starts a tributary that flows into it (its line ends on the confluence cell). Only the
-    ``basins`` largest basins are kept. Returns a GeoJSON FeatureCollection with its ``crs``."""
-    import pyflwdir
-    import rasterio
-
-    with rasterio.open(dem) as dataset:
-        values = dataset.read(1)
-        flw = pyflwdir.from_dem(
-            values, nodata=dataset.nodata, transform=dataset.transform, latlon=False, outlets="edge"
-        )
-        crs = dataset.crs.to_string()
-        transform = dataset.transform
-    area = flw.upstream_area(unit="km2").ravel()
-    downstream = flw.idxs_ds
-    river = np.flatnonzero(area >= min_area_km2)
-    upstream: dict[int, list[int]] = {}
-    for cell in river.tolist():
-        target = int(downstream[cell])
-        if target != cell:
-            upstream.setdefault(target, []).append(cell)
-    mouths = [cell for cell in river.tolist() if int(downstream[cell]) == cell]
-    mouths = sorted(mouths, key=lambda cell: -area[cell])[:basins]
-    features: list[dict[str, Any]] = []
-    pending: list[tuple[int, int | None, str | None]] = [(mouth, None, None) for mouth in mouths]
-    while pending:
-        mouth, confluence, receiving = pending.pop()
-        river_id = f"r{len(features) + 1}"
-        path, cell = [mouth], mouth
-        while upstream.get(cell):
-            branches = sorted(upstream[cell], key=lambda c: -area[c])
-            pending.extend((branch, cell, river_id) for branch in branches[1:])
-            cell = branches[0]
-            path.append(cell)
-        cells = path[::-1] + ([confluence] if confluence is not None else [])
-        if len(cells) < 2:
-            continue
-        rows, cols = np.unravel_index(np.array(cells), flw.shape)
-        xs, ys = transform * (cols + 0.5, rows + 0.5)
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"river_id": river_id, "receiving": receiving},
-                "geometry": {
-                    "type": "LineString",
-                    "coordinates": np.column_stack([xs, ys]).round(2).tolist(),
-                },
-            }
-        )
-    return {
-        "type": "FeatureCollection",
-        "crs": {"type": "name", "properties": {"name": crs}},
-        "features": features,
-    }
 
 
 def write_rivers(dem: Path, out: Path, min_area_km2: float, basins: int = 1) -> Path:

@@ -1,4 +1,7 @@
-"""Command line: ``python -m platform_dev.sample_region build --out DIR --size small|bench --seed N``."""
+"""Command line: ``python -m platform_dev.sample_region build --out DIR --size SIZE --seed N``.
+
+``SIZE`` is ``small`` (the default), ``bench`` or ``rough`` (see :mod:`platform_dev.sample_region.spec`).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     build = commands.add_parser("build", help="write a sample region's sources and truth into a folder")
     build.add_argument("--out", type=Path, required=True, help="output folder (created)")
-    build.add_argument("--size", choices=["small", "bench"], default="small")
+    build.add_argument("--size", choices=["small", "bench", "rough"], default="small")
     build.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")

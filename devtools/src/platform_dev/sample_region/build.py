@@ -11,6 +11,7 @@ from typing import Any
 from platform_dev.sample_region.elevation_source import write_elevation
 from platform_dev.sample_region.hydrography_source import write_rivers
 from platform_dev.sample_region.hydrology import delineate_gauges
+from platform_dev.sample_region.rough import write_rough_sources
 from platform_dev.sample_region.spec import CRS, RegionSpec
 from platform_dev.sample_region.stations import write_stations
 from platform_dev.sample_region.terrain import region_model
@@ -20,11 +21,14 @@ MANIFEST = "truth/manifest.json"
 
 
 def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
-    """Write every source and the truth manifest; returns the manifest."""
+    """Write every source and the truth manifest; returns the manifest. The rough region writes only
+    what the catchment chain reads (see :mod:`rough`)."""
+    out.mkdir(parents=True, exist_ok=True)
+    if spec.size == "rough":
+        return _write_manifest(out, {"region": _region_entry(spec), **write_rough_sources(spec, out)})
     from platform_dev.sample_region.grib import default_run_times, write_forecast_runs
     from platform_dev.sample_region.satellite import default_months, write_satellite
 
-    out.mkdir(parents=True, exist_ok=True)
     model = region_model(spec)
     manifest: dict[str, Any] = {"region": _region_entry(spec)}
     steps = [
@@ -57,6 +61,10 @@ def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
         manifest[name] = step()
         log.info("%s written in %.1f s", name, time.perf_counter() - started)
     manifest["planted_sinks"] = [vars(sink) for sink in model.sinks]
+    return _write_manifest(out, manifest)
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> dict[str, Any]:
     path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True, default=str), encoding="utf-8")
     return manifest

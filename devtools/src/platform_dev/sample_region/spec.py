@@ -1,6 +1,10 @@
 """The sample region's extent, resolution and time span: one place every generator module reads.
 
-Two sizes: ``small`` (6 x 6 km, the demo and the tests) and ``bench`` (40 x 40 km, the benchmarks).
+Three sizes: ``small`` (6 x 6 km, the demo and the tests) and ``bench`` (40 x 40 km, the benchmarks) on 2 m
+cells, and ``rough`` (12 x 12 km on 30 m cells, see :mod:`rough`). Rough is a size, not a ``--rough`` flag
+on the others: coarse cells are one of the things it plants, so it fixes its own extent, cell size and
+name (a second region beside ``pilica``), and a flag on ``small`` or ``bench`` would contradict their 2 m
+cells; as a separate size it leaves their code path, and so their files, untouched.
 Coordinates are EPSG:2180 (Poland CS92) easting/northing in metres, as national elevation data is.
 """
 
@@ -10,7 +14,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
 
-Size = Literal["small", "bench"]
+Size = Literal["small", "bench", "rough"]
 
 CRS = "EPSG:2180"
 NODATA = -9999.0
@@ -34,7 +38,20 @@ class RegionSpec:
 
     @classmethod
     def for_size(cls, size: Size, seed: int) -> RegionSpec:
-        """The named size; the region sits in central Poland (the Pilica basin's latitude)."""
+        """The named size; the region sits in central Poland (the Pilica basin's latitude). The rough one
+        has its own name and place, so both can be regions of one regions file, and its origin on
+        multiples of its cell: the analysis grid snaps to multiples of the analysis cell, so at 30 m
+        delineation runs on the very lattice its rivers were derived on."""
+        if size == "rough":
+            return cls(
+                name="rough",
+                size=size,
+                seed=seed,
+                west=570_000.0,
+                south=390_000.0,
+                extent_m=12_000.0,
+                cell_size=30.0,
+            )
         extent = {"small": 6_000.0, "bench": 40_000.0}[size]
         return cls(name="pilica", size=size, seed=seed, west=560_000.0, south=360_000.0, extent_m=extent)
 
