@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import rasterio
 
-from landing_zone.defs.catchments.rasters import DEM_NODATA, resample_dem
+from landing_zone.defs.catchments.rasters import DEM_NODATA, lattice_shift_cells, resample_dem
 from shared.rasters.handles import StoredRaster
 from tests.support.real_dem import UTM_CRS, real_dem, window_of
 
@@ -90,3 +90,16 @@ def test_a_projected_dem_is_averaged_onto_a_coarser_snapped_grid(tmp_path):
         full = ~np.ma.getmaskarray(values).reshape(coarse.height, 3, coarse.width, 3).any(axis=(1, 3))
         assert np.allclose(coarse.read(1)[full], means[full], atol=1e-3)
         assert coarse.tags(ns="IMAGE_STRUCTURE")["LAYOUT"] == "COG"
+
+
+@pytest.mark.parametrize(
+    ("origin", "resolution_m", "shift"),
+    [
+        ((679950.0, 4930020.0), 90.0, None),
+        ((560000.0, 360000.0), 4.0, None),
+        ((680000.0, 4930000.0), 90.0, (0.556, 0.778)),
+        ((560000.0, 360000.0), 30.0, (0.667, 0.0)),
+    ],
+)
+def test_a_dtm_off_the_analysis_lattice_is_measured_in_cells(origin, resolution_m, shift):
+    assert lattice_shift_cells(*origin, resolution_m) == shift

@@ -152,7 +152,7 @@ def strategy_of(context: dg.AssetExecutionContext) -> str:
     "that is not projected in metres, or a DTM without a CRS, is refused.",
 )
 def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, dem: StoredRaster) -> CogFile:
-    from landing_zone.defs.catchments.rasters import resample_dem
+    from landing_zone.defs.catchments.rasters import lattice_shift_cells, resample_dem
 
     place = region(context.partition_key)
     resolution_m = config.resolution_m or place.analysis_resolution_m
@@ -160,6 +160,13 @@ def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, 
     cog = resample_dem(dem, place.crs, resolution_m, DEFAULT_GDAL_CACHE_MB, origin)
     with dem.open() as source:
         source_crs, reprojected = source.crs.to_string(), source.crs != place.crs
+        shift = lattice_shift_cells(source.transform.c, source.transform.f, resolution_m)
+    if shift and not reprojected:
+        context.log.warning(
+            f"the DTM's cells do not nest in the {resolution_m} m analysis cells (grid shifted by {shift} "
+            "cells): each analysis cell averages parts of DTM cells, and rivers digitised on the DTM's "
+            "lattice sit off the analysis lattice; an analysis resolution dividing the DTM's origin avoids it"
+        )
     context.add_output_metadata(
         {
             "analysis_resolution_m": resolution_m,
@@ -167,6 +174,7 @@ def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, 
             "region_crs": place.crs,
             "source_crs": source_crs,
             "reprojected": reprojected,
+            "lattice_shift_cells": list(shift) if shift else [0.0, 0.0],
         }
     )
     return CogFile(cog)

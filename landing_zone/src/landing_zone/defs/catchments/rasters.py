@@ -84,6 +84,13 @@ def resample_dem(
     return destination
 
 
+def lattice_shift_cells(west: float, north: float, resolution_m: float) -> tuple[float, float] | None:
+    """How far (in analysis cells, x and y) a raster's origin lies off the analysis grid, which is snapped
+    to multiples of its cell size; None when it lies on it (to a thousandth of a cell)."""
+    x, y = (round((value / resolution_m) % 1.0, 3) % 1.0 for value in (west, north))
+    return None if (x, y) == (0.0, 0.0) else (x, y)
+
+
 STAGING_OPTIONS = {"compress": "NONE"}
 """The warp's staging GTiff is read once by the COG copy and deleted: compressing it only costs time (it
 is the analysis grid, small enough to hold in memory by construction, so also on disk)."""
