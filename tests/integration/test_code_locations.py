@@ -59,8 +59,9 @@ def test_landing_zone_imports_without_heavy_modules():
     probe = probe_import("landing_zone.definitions")
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
-    # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8
-    assert probe["assets"] == 8 + 8 + 2 + 8
+    # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8;
+    # features: meteo/daily_grids
+    assert probe["assets"] == 8 + 8 + 2 + 8 + 1
 
 
 def test_discharge_model_imports_without_heavy_modules():
