@@ -40,3 +40,26 @@ REACH_CATCHMENTS = AssetKey(["catchments", "reach_catchments"])
 
 PROGRESSIVE_CATCHMENTS = AssetKey(["catchments", "progressive_catchments"])
 """Each reach's whole upstream catchment, composed from reach catchments (GeoParquet + FlatGeobuf)."""
+
+CATCHMENT_FORCINGS = AssetKey(["features", "catchment_forcings"])
+"""Daily catchment-mean forcings per region (Parquet, one table per region), what the LSTM's dynamic inputs
+are. One row per catchment and day: ``catchment_id`` (the reach id), ``catchment_kind`` (``reach``: the
+reach's own catchment, or ``progressive``: everything upstream of its pour point), ``date`` (Date), one
+Float64 column per gridded variable named with its unit (``precipitation_mm``, ``air_temperature_c``, ...),
+``pet_mm`` (potential evapotranspiration, the formula in the asset's description), and for each variable a
+``{variable}_valid_fraction`` (0-1: the coverage-weighted share of the catchment's cells with valid input
+that day). Primary key (``catchment_id``, ``catchment_kind``, ``date``); every catchment every day of the
+gridded months. The conditioning strategy of the catchments it follows is in the materialisation metadata."""
+
+CATCHMENT_ATTRIBUTES = AssetKey(["features", "catchment_attributes"])
+"""Static attributes per progressive catchment and region (Parquet), the LSTM's static inputs:
+``catchment_id`` and one Float64 column per attribute with its unit in the name (``area_km2``,
+``elevation_mean_m``, ``elevation_std_m``, ``slope_mean_deg``, ``canopy_height_mean_m`` (DSM minus DTM),
+``drainage_density_km_per_km2``, ``strahler_order``, ``compactness``). Primary key ``catchment_id``."""
+
+CLIMATIC_INDICES = AssetKey(["climatic_indices", "catchment"])
+"""CAMELS climatic indices (Addor et al. 2017) per progressive catchment and region over the reference
+period in the metadata (Parquet): ``catchment_id``, ``p_mean`` (mm/day), ``pet_mean`` (mm/day), ``t_mean``
+(C), ``aridity`` (pet_mean / p_mean), ``p_seasonality``, ``frac_snow``, ``high_prec_freq`` (days/yr),
+``high_prec_dur`` (days), ``low_prec_freq`` (days/yr), ``low_prec_dur`` (days). Primary key
+``catchment_id``."""
