@@ -69,7 +69,7 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
     variables = [name for name in wide.columns if name in rules]
     regular = _regular_index(_deduplicated(wide, variables), variables)
     # rows are sorted by station and time, so each station is one contiguous run: its run id is the group
-    regular = regular.with_columns(gid=pl.col("station").rle_id())
+    regular = regular.with_columns(gid=pl.col("station").rle_id().set_sorted())
     frames = [
         _polish_variable(
             regular.select(
@@ -104,35 +104,61 @@ def _conflict(variable: str) -> str:
 
 
 def _deduplicated(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame:
-    """One row per station and day: ``readings`` counts the day's rows, each variable takes its last
-    non-null reading (providers append revisions) and ``__conflict_{variable}`` says whether the
-    readings' non-null values differ. Days are UTC dates: a daily reading at 06:00 local time stays on
-    its day across DST."""
-    with_day = wide.with_columns(day=pl.col("time").dt.date())
-    return with_day.group_by("station", "day", maintain_order=True).agg(
-        pl.col("time").last(),
-        pl.len().alias("readings"),
-        *(pl.col(name).drop_nulls().last().alias(name) for name in variables),
-        *((pl.col(name).drop_nulls().n_unique() > 1).alias(_conflict(name)) for name in variables),
+    """One row per station and day, sorted by both: ``readings`` counts the day's rows, each variable
+    takes its last non-null reading (providers append revisions) and ``__conflict_{variable}`` says
+    whether the readings' non-null values differ. Days are UTC dates: a daily reading at 06:00 local
+    time stays on its day across DST. Only the days with several rows are grouped: most days have one,
+    and grouping millions of them cost a second."""
+    variables = list(variables)
+    with_day = _sorted_by_station_and_day(wide.with_columns(day=pl.col("time").dt.date()))
+    station, day = pl.col("station"), pl.col("day")
+    same_day = (station.eq_missing(station.shift(1)) & day.eq_missing(day.shift(1))).fill_null(False)
+    repeated = with_day.select(same_day | same_day.shift(-1, fill_value=False)).to_series()
+    single = with_day.filter(~repeated).select(
+        "station",
+        "day",
+        "time",
+        pl.lit(1, dtype=pl.get_index_type()).alias("readings"),
+        *variables,
+        *(pl.lit(False).alias(_conflict(name)) for name in variables),
     )
+    if not repeated.any():
+        return single
+    several = (
+        with_day.filter(repeated)
+        .group_by("station", "day", maintain_order=True)
+        .agg(
+            pl.col("time").last(),
+            pl.len().alias("readings"),
+            *(pl.col(name).drop_nulls().last().alias(name) for name in variables),
+            *((pl.col(name).drop_nulls().n_unique() > 1).alias(_conflict(name)) for name in variables),
+        )
+    )
+    return pl.concat([single, several]).sort("station", "day")
+
+
+def _sorted_by_station_and_day(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in station and day order, readings of one day in their original order (the last one
+    wins); the sort is skipped when the rows already are in order, as one provider file usually is."""
+    station, day = pl.col("station"), pl.col("day")
+    previous_station, previous_day = station.shift(1), day.shift(1)
+    in_order = (station > previous_station) | ((station == previous_station) & (day >= previous_day))
+    if frame.select(in_order.slice(1).fill_null(False).all()).item():
+        return frame
+    return frame.sort("station", "day", maintain_order=True)
 
 
 def _regular_index(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame:
     """Every day between each station's first and last report, missing days as null rows; ``time`` is
-    the day (00:00 UTC) and ``observed_at`` the reading's own timestamp."""
-    spans = wide.group_by("station").agg(pl.col("day").min().alias("start"), pl.col("day").max().alias("end"))
-    calendar = spans.select("station", pl.date_ranges("start", "end", interval="1d").alias("day")).explode(
-        "day"
-    )
+    the day (00:00 UTC) and ``observed_at`` the reading's own timestamp. ``wide`` is sorted by station
+    and day, one row per day."""
     variables = list(variables)
     conflicts = [_conflict(name) for name in variables]
     values = wide.select(
         "station", "day", "readings", pl.col("time").alias("observed_at"), *variables, *conflicts
     )
-    return (
-        calendar.join(values, on=["station", "day"], how="left")
-        .sort("station", "day")
-        .with_columns(time=pl.col("day").cast(pl.Datetime("us", "UTC")))
+    return values.upsample("day", every="1d", group_by="station", maintain_order=True).with_columns(
+        time=pl.col("day").cast(pl.Datetime("us", "UTC"))
     )
 
 
@@ -218,29 +244,54 @@ def _flatline(frame: pl.DataFrame, rule: VariableRule) -> pl.Series:
     raw = pl.col("raw_value")
     starts = ((raw != raw.shift(1)) | (pl.col("gid") != pl.col("gid").shift(1))).fill_null(True)
     position, length = _run_position_and_length(starts)
-    step = _step().abs()
-    window = rule.flatline_window_days
+    judged = (length >= rule.flatline_days) & raw.is_not_null()
+    if rule.flatline_ignores:
+        judged = judged & ~raw.is_in(list(rule.flatline_ignores))
     runs = frame.select(
         "raw_value",
         "gid",
+        pl.int_range(pl.len()).alias("row"),
         position.alias("position"),
-        length.alias("length"),
         starts.cum_sum().alias("run"),
-        step.rolling_median(window, min_samples=window // 3, center=True).over("gid").alias("typical"),
-        pl.when(step > 0)
-        .then(step)
-        .rolling_min(window, min_samples=1, center=True)
-        .over("gid")
-        .alias("resolution"),
+        judged.fill_null(False).alias("judged"),
+        _step().abs().alias("step"),
     )
-    candidate = (pl.col("length") >= rule.flatline_days) & (pl.col("position") > 0) & raw.is_not_null()
-    if rule.flatline_ignores:
-        candidate = candidate & ~raw.is_in(list(rule.flatline_ignores))
-    should_change = pl.col("typical").max().over("run") > pl.col("resolution").min().over("run")
-    stuck = candidate & should_change.fill_null(False)
+    should_change = _runs_that_should_change(runs, rule.flatline_window_days)
+    stuck = pl.col("judged") & (pl.col("position") > 0) & pl.col("run").is_in(should_change.implode())
     if rule.recession_floor:
         stuck = stuck & ~_recession_floor(raw, pl.col("position"))
     return runs.select(stuck.fill_null(False)).to_series()
+
+
+def _runs_that_should_change(runs: pl.DataFrame, window: int) -> pl.Series:
+    """The judged runs around which the median day-to-day change (over a centred ``window``) exceeds
+    the smallest non-zero step in that window.
+
+    Rolling statistics are taken only near judged runs, in stretches of consecutive rows of one
+    station: long runs are rare, and a rolling median over every day of every variable cost more than
+    the rest of polishing. Each judged row's stretch holds its whole window (clipped at the station's
+    ends), so its statistics are the same as over the full series."""
+    near = pl.col("judged").cast(pl.UInt8).rolling_max(2 * window + 1, min_samples=1, center=True) == 1
+    nearby = runs.filter(near)
+    breaks = (pl.col("row").diff() != 1) | (pl.col("gid").diff() != 0)
+    nearby = nearby.with_columns(stretch=breaks.fill_null(True).cum_sum())
+    step = pl.col("step")
+    stats = nearby.select(
+        "run",
+        "judged",
+        step.rolling_median(window, min_samples=window // 3, center=True).over("stretch").alias("typical"),
+        pl.when(step > 0)
+        .then(step)
+        .rolling_min(window, min_samples=1, center=True)
+        .over("stretch")
+        .alias("resolution"),
+    )
+    verdicts = (
+        stats.filter("judged")
+        .group_by("run")
+        .agg((pl.col("typical").max() > pl.col("resolution").min()).alias("should_change"))
+    )
+    return verdicts.filter("should_change")["run"]
 
 
 def _step() -> pl.Expr:
@@ -273,20 +324,26 @@ def _correct_drift(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
     Two passes of :func:`_drift_excess`: the first finds the days under suspicion, the second
     estimates every station's stable offset and the network's daily consensus without them, so that
     a long drift neither drags its own station's offset nor the consensus of the others. Only the
-    excess over the stable offset is removed; the offset itself (elevation, exposure) stays.
+    excess over the stable offset is removed; the offset itself (elevation, exposure) stays. Without
+    suspects the second pass would repeat the first, so it is skipped.
     """
     if rule.drift_window_days is None or frame["station"].n_unique() < MIN_DRIFT_STATIONS:
         return frame
-    frame = frame.with_columns(suspect=pl.lit(False))
+    step = _step().abs()
+    frame = frame.with_columns(
+        suspect=pl.lit(False), resolution=pl.when(step > 0).then(step).min().over("gid")
+    )
     for _ in range(2):
-        frame = frame.with_columns(_drift_excess(frame, rule))
-        frame = frame.with_columns(suspect=pl.col("excess").is_not_null())
-    kept, excess = pl.col("kept"), pl.col("excess")
+        excess = _drift_excess(frame, rule)
+        frame = frame.with_columns(excess=excess, suspect=excess.is_not_null())
+        if not frame["suspect"].any():
+            break
+    kept, excess_column = pl.col("kept"), pl.col("excess")
     drifting = pl.col("suspect") & kept.is_not_null()
     return frame.with_columns(
         test=pl.when(drifting).then(pl.lit("drift")).otherwise(pl.col("test")),
-        kept=pl.when(drifting).then(kept - excess).otherwise(kept),
-    ).drop("suspect", "excess")
+        kept=pl.when(drifting).then(kept - excess_column).otherwise(kept),
+    ).drop("suspect", "excess", "resolution")
 
 
 def _drift_excess(frame: pl.DataFrame, rule: VariableRule) -> pl.Series:
@@ -300,42 +357,45 @@ def _drift_excess(frame: pl.DataFrame, rule: VariableRule) -> pl.Series:
       window;
     - threshold: ``drift_sigmas`` times the change's own spread at that scale (robust: the median
       absolute deviation of changes one window apart, which a steady trend does not inflate), but at
-      least the reporting resolution (the smallest non-zero day-to-day step), since a spread estimated
-      from rounded or interpolated values can collapse to zero.
+      least the reporting resolution (``resolution``: the smallest non-zero day-to-day step), since a
+      spread estimated from rounded or interpolated values can collapse to zero.
     """
     window = rule.drift_window_days
     assert window is not None
     suspect = pl.col("suspect")
     trusted = pl.when(~suspect).then(pl.col("kept"))
-    frame = frame.with_columns(consensus=_consensus(frame, trusted))
-    frame = frame.with_columns(offset=(trusted - pl.col("consensus")).median().over("gid"))
-    frame = frame.with_columns(consensus=_consensus(frame, trusted - pl.col("offset")))
+    steps = frame.select("time", "gid", "kept", "suspect", "resolution")
+    steps = _with_consensus(steps, trusted)
+    steps = steps.with_columns(offset=(trusted - pl.col("consensus")).median().over("gid"))
+    steps = _with_consensus(steps.drop("consensus"), trusted - pl.col("offset"))
     difference = pl.col("kept") - pl.col("consensus")
     change = difference - pl.when(~suspect).then(difference).median().over("gid")
-    frame = frame.with_columns(
-        smoothed=change.rolling_median(window, min_samples=window // 3, center=True).over("gid"),
-        resolution=pl.when(_step().abs() > 0).then(_step().abs()).min().over("gid"),
+    steps = steps.with_columns(
+        smoothed=change.rolling_median(window, min_samples=window // 3, center=True).over("gid")
     )
     smoothed = pl.col("smoothed")
-    frame = frame.with_columns(apart=smoothed - smoothed.shift(window).over("gid"))
+    steps = steps.with_columns(apart=smoothed - smoothed.shift(window).over("gid"))
     apart = pl.col("apart")
     spread = MAD_TO_SIGMA * (apart - apart.median().over("gid")).abs().median().over("gid") / 2**0.5
     threshold = rule.drift_sigmas * pl.max_horizontal(spread, pl.col("resolution"))
-    return frame.select(pl.when(smoothed.abs() > threshold).then(smoothed).alias("excess")).to_series()
+    excess = pl.when(smoothed.abs() > threshold).then(smoothed).alias("excess")
+    return steps.select(excess).to_series()
 
 
-def _consensus(frame: pl.DataFrame, values: pl.Expr) -> pl.Series:
-    """The daily median of ``values`` over the stations, null where fewer than three report."""
+def _with_consensus(steps: pl.DataFrame, values: pl.Expr) -> pl.DataFrame:
+    """``consensus``: the daily median of ``values`` over the stations, null where fewer than three
+    report."""
+    value = pl.col("value")
     daily = (
-        frame.select(pl.col("time"), values.alias("value"))
+        steps.select("time", values.alias("value"))
         .group_by("time")
-        .agg(
-            pl.when(pl.col("value").count() >= MIN_DRIFT_STATIONS)
-            .then(pl.col("value").median())
-            .alias("consensus")
+        .agg(value.count().alias("reports"), value.median().alias("consensus"))
+        .select(
+            "time",
+            pl.when(pl.col("reports") >= MIN_DRIFT_STATIONS).then(pl.col("consensus")).alias("consensus"),
         )
     )
-    return frame.select("time").join(daily, on="time", how="left", maintain_order="left")["consensus"]
+    return steps.join(daily, on="time", how="left", maintain_order="left")
 
 
 def _filled(kept: pl.Expr, rule: VariableRule) -> pl.Expr:
