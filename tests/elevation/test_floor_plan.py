@@ -11,6 +11,7 @@ import pytest
 
 from landing_zone.defs import elevation
 from landing_zone.defs.elevation.definitions import ElevationPipeline
+from landing_zone.defs.elevation.keys import ELEVATION_STAGES
 
 DAGSTER_MODULES = {"__init__", "definitions", "assets", "checks", "sensors", "schedules", "resources", "keys"}
 """A domain's entry point and role-named modules; every other module is plain computation. (``keys``
@@ -34,11 +35,14 @@ def imports_dagster(module: str) -> bool:
     return result.stdout.strip() == "True"
 
 
-def component_origins(prefix: tuple[str, ...]) -> list[dg.Component]:
-    """The component instance behind each asset of the code location under ``prefix``."""
+def component_origins(prefix: tuple[str, ...], stages: tuple[str, ...]) -> list[dg.Component]:
+    """The component instance behind each asset ``{prefix}/{stage}`` of the code location (other domains may
+    share the prefix: the features domain's ``meteo/daily_grids`` is no station network's)."""
     from landing_zone.definitions import defs
 
-    specs = [spec for spec in defs.resolve_all_asset_specs() if tuple(spec.key.path[: len(prefix)]) == prefix]
+    keys = {dg.AssetKey([*prefix, stage]) for stage in stages}
+    specs = [spec for spec in defs.resolve_all_asset_specs() if spec.key in keys]
+    assert len(specs) == len(keys), f"expected every stage of {prefix} in the location"
     return [spec.metadata["dagster/component_origin"].instance for spec in specs]
 
 
@@ -50,4 +54,5 @@ def test_plain_modules_import_no_dagster(module):
 @pytest.mark.parametrize("product", ["dtm", "dsm"])
 def test_each_product_is_one_yaml_instance(product):
     assert (Path(str(elevation.__file__)).parent / product / "defs.yaml").is_file()
-    assert component_origins(("elevation", product)) == [ElevationPipeline(product=product)] * 4
+    origins = component_origins(("elevation", product), ELEVATION_STAGES)
+    assert origins == [ElevationPipeline(product=product)] * len(ELEVATION_STAGES)

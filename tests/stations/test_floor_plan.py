@@ -7,6 +7,7 @@ import pytest
 
 from landing_zone.defs import stations
 from landing_zone.defs.stations.definitions import StationNetwork
+from landing_zone.defs.stations.keys import STATION_STAGES
 from tests.elevation.test_floor_plan import component_origins, imports_dagster, plain_modules
 
 
@@ -18,4 +19,5 @@ def test_plain_modules_import_no_dagster(module):
 @pytest.mark.parametrize("network", ["meteo", "hydro"])
 def test_each_network_is_one_yaml_instance(network):
     assert (Path(str(stations.__file__)).parent / network / "defs.yaml").is_file()
-    assert component_origins((network,)) == [StationNetwork(network=network)] * 4
+    origins = component_origins((network,), STATION_STAGES)
+    assert origins == [StationNetwork(network=network)] * len(STATION_STAGES)
