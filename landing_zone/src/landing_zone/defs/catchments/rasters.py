@@ -79,9 +79,14 @@ def resample_dem(
                 warp_mem_limit=cache_mb,
                 num_threads=len(os.sched_getaffinity(0)),  # as the COG copy's ALL_CPUS: the pod's cores
             )
-    copy_to_cog(staging, destination)
+    copy_to_cog(staging, destination, **ANALYSIS_COG_OPTIONS)
     staging.unlink()
     return destination
+
+
+ANALYSIS_COG_OPTIONS = {"LEVEL": 1}
+"""The analysis DEM is an intermediate the chain reads at once: DEFLATE level 1 writes it in half the time
+of the default level for about 5 % more bytes (measured on the bench region's 4000 x 4000 grid)."""
 
 
 def lattice_shift_cells(west: float, north: float, resolution_m: float) -> tuple[float, float] | None:
