@@ -5,8 +5,7 @@ import dagster as dg
 import pytest
 import rasterio
 
-from landing_zone.defs.features.assets import DAILY_GRID_PARTITIONS, STATION_LIST
-from landing_zone.defs.features.definitions import defs as features_defs
+from landing_zone.defs.features.assets import DAILY_GRID_PARTITIONS, STATION_LIST, daily_grids
 from landing_zone.defs.features.gridding import VARIABLES
 from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
 from landing_zone.defs.features.sensors import meteo_months_sensor
@@ -50,7 +49,7 @@ def materialised(sample_meteo, small_region, tmp_path_factory):
         dg.AssetSpec(DTM_CONSOLIDATED, partitions_def=REGIONS).with_io_manager_key(RASTER_IO_MANAGER),
     ]
     result = dg.materialize(
-        [*upstream, *(features_defs.assets or [])],
+        [*upstream, daily_grids],
         instance=instance,
         resources=platform_resources(storage),
         partition_key=str(PARTITION),

@@ -60,8 +60,9 @@ def test_landing_zone_imports_without_heavy_modules():
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
     # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8;
-    # features: meteo/daily_grids
-    assert probe["assets"] == 8 + 8 + 2 + 8 + 1
+    # features: meteo/daily_grids, features/catchment_forcings, features/catchment_attributes,
+    # climatic_indices/catchment
+    assert probe["assets"] == 8 + 8 + 2 + 8 + 4
 
 
 def test_discharge_model_imports_without_heavy_modules():
@@ -174,6 +175,10 @@ def test_every_asset_is_sized_described_and_registered():
         landing_keys.REACHES,
         landing_keys.REACH_CATCHMENTS,
         landing_keys.PROGRESSIVE_CATCHMENTS,
+        # the LSTM's inputs (issue 15 reads them)
+        landing_keys.CATCHMENT_FORCINGS,
+        landing_keys.CATCHMENT_ATTRIBUTES,
+        landing_keys.CLIMATIC_INDICES,
     }
     assert registry(landing_keys) <= landing_produced, (
         "shared/assets names a key landing_zone does not produce"

@@ -44,7 +44,9 @@ PROGRESSIVE_CATCHMENTS = AssetKey(["catchments", "progressive_catchments"])
 CATCHMENT_FORCINGS = AssetKey(["features", "catchment_forcings"])
 """Daily catchment-mean forcings per region (Parquet, one table per region), what the LSTM's dynamic inputs
 are. One row per catchment and day: ``catchment_id`` (the reach id), ``catchment_kind`` (``reach``: the
-reach's own catchment, or ``progressive``: everything upstream of its pour point), ``date`` (Date), one
+reach's own catchment, or ``progressive``: everything upstream of its pour point), ``date`` (Date),
+``area_km2`` (Float64, the catchment's area), ``outlet_id`` (the reach id of its basin's outlet: with
+``area_km2`` what the basin mass balance is checked by), one
 Float64 column per gridded variable named with its unit (``precipitation_mm``, ``air_temperature_c``, ...),
 ``pet_mm`` (potential evapotranspiration, the formula in the asset's description), and for each variable a
 ``{variable}_valid_fraction`` (0-1: the coverage-weighted share of the catchment's cells with valid input

@@ -15,6 +15,8 @@ rasterio and pyproj inside their functions, so loading the code location does no
 """
 
 import datetime as dt
+import io
+import tempfile
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
@@ -25,8 +27,22 @@ import polars as pl
 from pydantic import Field
 
 from landing_zone.defs.catchments.rasters import resample_dem
-from landing_zone.defs.features.checks import daily_grid_sql_checks
+from landing_zone.defs.elevation.keys import elevation_key
+from landing_zone.defs.features.checks import (
+    catchment_attribute_sql_checks,
+    catchment_forcings_sql_checks,
+    climatic_index_sql_checks,
+    daily_grid_sql_checks,
+)
+from landing_zone.defs.features.climatic_indices import FORCING_COLUMNS, climatic_indices, reference_period
 from landing_zone.defs.features.daily_cogs import manifest_rows, read_analysis_grid, write_daily_cog
+from landing_zone.defs.features.forcings import (
+    MonthGrids,
+    WeightsCache,
+    catchments_of,
+    describe_weights,
+    forcings_table,
+)
 from landing_zone.defs.features.gridding import (
     VARIABLES,
     AnalysisGrid,
@@ -38,18 +54,33 @@ from landing_zone.defs.features.gridding import (
     stations_from_list,
 )
 from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
+from landing_zone.defs.features.static_attributes import attribute_table
 from landing_zone.defs.stations.keys import station_key
-from shared.assets.landing_zone import DTM_CONSOLIDATED, METEO_POLISHED, REGIONS
+from shared.assets.landing_zone import (
+    CATCHMENT_ATTRIBUTES,
+    CATCHMENT_FORCINGS,
+    CATCHMENT_PARTITIONS,
+    CLIMATIC_INDICES,
+    CONDITIONING,
+    DTM_CONSOLIDATED,
+    METEO_POLISHED,
+    PROGRESSIVE_CATCHMENTS,
+    REACH_CATCHMENTS,
+    REACHES,
+    REGIONS,
+)
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import failed_blocking, keep_candidate_table, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import StoredRaster, scratch_dir
 from shared.regions import region, regions_file
 from shared.resources.duckdb_checks import DuckDBChecksResource
-from shared.resources.platform import TRANSIENT_STEP_RETRY
+from shared.resources.platform import PARQUET_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from shared.storage.layout import COG, PARQUET, AssetLocation
+from shared.vectors.formats import read_geoparquet
+from shared.vectors.geoframe import GeoFrame
 
 METEO_MONTHS = dg.DynamicPartitionsDefinition(name="meteo_months")
 """``YYYY-MM`` months of the polished meteo series, registered by ``meteo_months_sensor``."""
@@ -261,3 +292,285 @@ def grid_metadata(
 def per_variable_values(frame: pl.DataFrame, column: str) -> dict[str, int]:
     """``{variable: value}`` of a per-variable aggregate, as JSON-safe ints."""
     return {variable: int(value) for variable, value in zip(frame["variable"], frame[column], strict=True)}
+
+
+# --- features/catchment_forcings (issue 14, part 2) -------------------------------------------------
+# Daily catchment means of the daily grids (:mod:`.zonal`, :mod:`.forcings`). The grids are read as
+# stored: the region's published month manifests are listed in storage (only months whose checks
+# passed are published) and each month's COGs staged one month at a time, so a region with months not
+# yet gridded still gets forcings for those that are. The dependencies below give the lineage: every
+# month x region partition of the grids, and the region's catchments of both strategies, of which the
+# config picks one.
+
+FORCINGS_CHECKS = catchment_forcings_sql_checks()
+FORCINGS_CHECK_SPECS = [check.spec(CATCHMENT_FORCINGS) for check in FORCINGS_CHECKS]
+
+OUDIN_PET = (
+    "Oudin et al. (2005): PET = Re / (lambda rho) * (T + 5) / 100 mm/day for T > -5 C, else 0; Re the "
+    "extraterrestrial radiation (FAO-56 eq. 21) at the catchment centroid's WGS84 latitude and day of "
+    "year, lambda = 2.45 MJ/kg, rho = 1000 kg/m3, T the catchment-mean daily air temperature"
+)
+
+
+class CatchmentForcingsConfig(dg.Config):
+    """Which catchments the forcings follow."""
+
+    conditioning: str = Field(
+        default="burn_fill",
+        description="DEM conditioning strategy of the reach and progressive catchments (burn_fill, fill).",
+    )
+
+
+@dg.asset(
+    key=CATCHMENT_FORCINGS,
+    deps=[
+        dg.AssetDep(METEO_DAILY_GRIDS, partition_mapping=BY_REGION),
+        dg.AssetDep(REACH_CATCHMENTS, partition_mapping=BY_REGION),
+        dg.AssetDep(PROGRESSIVE_CATCHMENTS, partition_mapping=BY_REGION),
+    ],
+    partitions_def=REGIONS,
+    check_specs=FORCINGS_CHECK_SPECS,
+    io_manager_key=PARQUET_IO_MANAGER,
+    retry_policy=TRANSIENT_STEP_RETRY,
+    op_tags=K8sOpTags.medium(env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
+    kinds={"parquet", "numpy"},
+    description="Daily catchment means of every gridded variable (meteo/daily_grids, all published months "
+    "of the region) for each reach and each progressive catchment of one conditioning strategy (config, "
+    "default burn_fill, in the metadata). Coverage-weighted with exactextract: each catchment's cell "
+    "coverage fractions are computed once per grid and the means of all days are a sparse (catchments x "
+    "cells) @ (cells x days) product, so a catchment smaller than a cell still gets a value; "
+    "{variable}_valid_fraction is the coverage-weighted share of the catchment with valid input. pet_mm: "
+    f"{OUDIN_PET}. Columns: catchment_id, catchment_kind, date, area_km2, outlet_id, one column per "
+    "variable, pet_mm, the valid fractions. Published only when its blocking checks pass.",
+)
+def catchment_forcings(
+    context: dg.AssetExecutionContext,
+    config: CatchmentForcingsConfig,
+    storage: StorageResource,
+    duckdb: DuckDBChecksResource,
+) -> Iterator[Any]:
+    region_name = context.partition_key
+    store = storage.get_storage()
+    catchments = catchments_of(
+        read_catchments(store, REACH_CATCHMENTS, config.conditioning, region_name),
+        read_catchments(store, PROGRESSIVE_CATCHMENTS, config.conditioning, region_name),
+    )
+    months = region_month_cogs(store, region_name)
+    table, cache = forcings_table(catchments, staged_months(store, months))
+    location = AssetLocation.for_partition(CATCHMENT_FORCINGS, REGIONS, region_name)
+    results = list(duckdb.check_frame(CATCHMENT_FORCINGS, FORCINGS_CHECKS, table))
+    metadata = forcings_metadata(table, config.conditioning, sorted(months), cache)
+    yield from publish_if_passed(
+        CATCHMENT_FORCINGS,
+        results,
+        FORCINGS_CHECK_SPECS,
+        dg.Output(table, metadata=metadata),
+        lambda: keep_candidate_table(store, location, table),
+        store,
+        location,
+        PARQUET,
+    )
+
+
+def read_catchments(store: Storage, key: dg.AssetKey, conditioning: str, region_name: str) -> GeoFrame:
+    """One published catchment layer of the chosen strategy, read from storage: the strategy is a run
+    config, which a static partition mapping cannot follow."""
+    if conditioning not in CONDITIONING.get_partition_keys():
+        strategies = CONDITIONING.get_partition_keys()
+        raise ValueError(f"conditioning {conditioning!r}: expected one of {strategies}")
+    partition = dg.MultiPartitionKey({"conditioning": conditioning, "region": region_name})
+    object_key = AssetLocation.for_partition(key, CATCHMENT_PARTITIONS, str(partition)).key(PARQUET)
+    with store.local_copy(object_key) as path:
+        return read_geoparquet(path, store.uri(object_key))
+
+
+def region_month_cogs(store: Storage, region_name: str) -> dict[str, dict[str, str]]:
+    """``{month: {variable: COG key}}`` of every published month of the region's daily grids (from
+    each month's manifest, published only when the month's checks passed)."""
+    months: dict[str, dict[str, str]] = {}
+    for listed in store.list("/".join(METEO_DAILY_GRIDS.path) + "/"):
+        month = listed.key.split("month=", 1)[-1].split("/", 1)[0]
+        partition = dg.MultiPartitionKey({"month": month, "region": region_name})
+        location = AssetLocation.for_partition(METEO_DAILY_GRIDS, DAILY_GRID_PARTITIONS, str(partition))
+        if listed.key != location.key(PARQUET):
+            continue
+        manifest = pl.read_parquet(io.BytesIO(store.get_bytes(listed.key)))
+        pairs = manifest.select("variable", "cog_key").unique()
+        months[month] = dict(zip(pairs["variable"], pairs["cog_key"], strict=True))
+    return months
+
+
+def staged_months(store: Storage, months: dict[str, dict[str, str]]) -> Iterator[MonthGrids]:
+    """Each month's COGs as local files, one month on disk at a time, oldest first."""
+    for month in sorted(months):
+        variables = sorted(months[month])
+        with tempfile.TemporaryDirectory(prefix=f"forcings-{month}-", dir=scratch_dir("forcings-")) as folder:
+            paths = store.stage_files([months[month][v] for v in variables], Path(folder))
+            yield MonthGrids(month, dict(zip(variables, paths, strict=True)))
+
+
+def forcings_metadata(
+    table: pl.DataFrame, conditioning: str, months: list[str], cache: WeightsCache
+) -> dict[str, Any]:
+    """What a reviewer compares between runs: the strategy, the period, the catchments, the least valid
+    input per variable."""
+    fractions = [column for column in table.columns if column.endswith("_valid_fraction")]
+    least = table.select(pl.col(fractions).min()).row(0, named=True)
+    kinds = table.group_by("catchment_kind").agg(pl.col("catchment_id").n_unique()).rows()
+    return {
+        "conditioning": dg.MetadataValue.text(conditioning),
+        "months": dg.MetadataValue.json(months),
+        "first_date": dg.MetadataValue.text(str(table["date"].min())),
+        "last_date": dg.MetadataValue.text(str(table["date"].max())),
+        "catchments": dg.MetadataValue.json(dict(sorted(kinds))),
+        "min_valid_fraction": dg.MetadataValue.json({k: round(float(v), 4) for k, v in least.items()}),
+        "pet_formula": dg.MetadataValue.text(OUDIN_PET),
+        "coverage_weights": dg.MetadataValue.json(describe_weights(cache)),
+        "rows": dg.MetadataValue.int(table.height),
+    }
+
+
+# --- features/catchment_attributes and climatic_indices/catchment (issue 14, part 3) ------------------
+# Static attributes of the progressive catchments (:mod:`.static_attributes`) and their CAMELS climatic
+# indices from the catchment forcings (:mod:`.climatic_indices`). The attributes read the catchments
+# and reaches of the strategy the config picks from storage (:func:`read_catchments`, as the forcings
+# do), the consolidated DTM and DSM through the raster IO manager.
+
+DSM_CONSOLIDATED = elevation_key("dsm", "consolidated")
+ATTRIBUTE_CHECKS = catchment_attribute_sql_checks()
+ATTRIBUTE_CHECK_SPECS = [check.spec(CATCHMENT_ATTRIBUTES) for check in ATTRIBUTE_CHECKS]
+INDEX_CHECKS = climatic_index_sql_checks()
+INDEX_CHECK_SPECS = [check.spec(CLIMATIC_INDICES) for check in INDEX_CHECKS]
+
+
+class CatchmentAttributesConfig(dg.Config):
+    """Which catchments the attributes describe."""
+
+    conditioning: str = Field(
+        default="burn_fill",
+        description="DEM conditioning strategy of the progressive catchments and reaches (burn_fill, fill).",
+    )
+
+
+@dg.asset(
+    key=CATCHMENT_ATTRIBUTES,
+    ins={"dtm": dg.AssetIn(key=DTM_CONSOLIDATED), "dsm": dg.AssetIn(key=DSM_CONSOLIDATED)},
+    deps=[
+        dg.AssetDep(PROGRESSIVE_CATCHMENTS, partition_mapping=BY_REGION),
+        dg.AssetDep(REACHES, partition_mapping=BY_REGION),
+    ],
+    partitions_def=REGIONS,
+    check_specs=ATTRIBUTE_CHECK_SPECS,
+    io_manager_key=PARQUET_IO_MANAGER,
+    retry_policy=TRANSIENT_STEP_RETRY,
+    op_tags=K8sOpTags.medium(env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
+    kinds={"parquet", "gdal"},
+    description="Static attributes of each progressive catchment of one conditioning strategy (config, "
+    "default burn_fill, in the metadata): area_km2 (polygon area); elevation_mean_m, elevation_std_m, "
+    "slope_mean_deg (Horn), canopy_height_mean_m (DSM minus DTM, negatives clipped to 0), each "
+    "coverage-weighted with exactextract on the consolidated DTM's own cells; drainage_density_km_per_km2 "
+    "(length of the reaches at and above the outlet reach / area); strahler_order of the outlet reach; "
+    "compactness (Gravelius: perimeter / circumference of the circle of equal area, >= 1). Published only "
+    "when its blocking checks pass.",
+)
+def catchment_attributes(
+    context: dg.AssetExecutionContext,
+    config: CatchmentAttributesConfig,
+    storage: StorageResource,
+    duckdb: DuckDBChecksResource,
+    dtm: StoredRaster,
+    dsm: StoredRaster,
+) -> Iterator[Any]:
+    region_name = context.partition_key
+    store = storage.get_storage()
+    table = attribute_table(
+        read_catchments(store, PROGRESSIVE_CATCHMENTS, config.conditioning, region_name),
+        read_catchments(store, REACHES, config.conditioning, region_name),
+        dtm.gdal_path,
+        dsm.gdal_path,
+        scratch_dir("attributes-"),
+    )
+    location = AssetLocation.for_partition(CATCHMENT_ATTRIBUTES, REGIONS, region_name)
+    results = list(duckdb.check_frame(CATCHMENT_ATTRIBUTES, ATTRIBUTE_CHECKS, table))
+    metadata = {
+        "conditioning": dg.MetadataValue.text(config.conditioning),
+        "catchments": dg.MetadataValue.int(table.height),
+        "means": dg.MetadataValue.json(column_means(table)),
+        "dtm": dg.MetadataValue.path(dtm.uri),
+        "dsm": dg.MetadataValue.path(dsm.uri),
+    }
+    yield from publish_if_passed(
+        CATCHMENT_ATTRIBUTES,
+        results,
+        ATTRIBUTE_CHECK_SPECS,
+        dg.Output(table, metadata=metadata),
+        lambda: keep_candidate_table(store, location, table),
+        store,
+        location,
+        PARQUET,
+    )
+
+
+def column_means(table: pl.DataFrame) -> dict[str, float]:
+    """Mean of every numeric column, rounded: what a reviewer compares between runs and strategies."""
+    means = table.select(pl.exclude("catchment_id").mean()).row(0, named=True)
+    return {name: round(float(value), 4) for name, value in means.items() if value is not None}
+
+
+class ClimaticIndicesConfig(dg.Config):
+    """The reference period (inclusive ISO dates); each end defaults to the forcings' own."""
+
+    start: str | None = Field(default=None, description="First day, e.g. 1991-01-01; default the first.")
+    end: str | None = Field(default=None, description="Last day, e.g. 2020-12-31; default the last.")
+
+
+@dg.asset(
+    key=CLIMATIC_INDICES,
+    ins={"forcings": dg.AssetIn(key=CATCHMENT_FORCINGS)},
+    partitions_def=REGIONS,
+    check_specs=INDEX_CHECK_SPECS,
+    io_manager_key=PARQUET_IO_MANAGER,
+    op_tags=K8sOpTags.small(),
+    kinds={"parquet", "polars"},
+    description="CAMELS climatic indices (Addor et al. 2017) of each progressive catchment over the "
+    "reference period (config; default the forcings' whole span; in the metadata): p_mean, pet_mean "
+    "(mm/day), t_mean (C), aridity = pet_mean/p_mean, p_seasonality (Woods 2009 sine fits of P and T), "
+    "frac_snow (share of P on days below 0 C), high_prec_freq/dur (days >= 5 x p_mean: days/yr, mean "
+    "run length), low_prec_freq/dur (days < 1 mm). Durations are 0 where no such day occurs. Published "
+    "only when its blocking checks pass.",
+)
+def catchment_climatic_indices(
+    context: dg.AssetExecutionContext,
+    config: ClimaticIndicesConfig,
+    storage: StorageResource,
+    duckdb: DuckDBChecksResource,
+    forcings: pl.LazyFrame,
+) -> Iterator[Any]:
+    days = forcings.filter(pl.col("catchment_kind") == "progressive").select(FORCING_COLUMNS).collect()
+    start, end = reference_period(days, *(optional_date(value) for value in (config.start, config.end)))
+    table = climatic_indices(days, start, end)
+    store = storage.get_storage()
+    location = AssetLocation.for_partition(CLIMATIC_INDICES, REGIONS, context.partition_key)
+    results = list(duckdb.check_frame(CLIMATIC_INDICES, INDEX_CHECKS, table))
+    metadata = {
+        "reference_start": dg.MetadataValue.text(start.isoformat()),
+        "reference_end": dg.MetadataValue.text(end.isoformat()),
+        "reference_days": dg.MetadataValue.int((end - start).days + 1),
+        "catchments": dg.MetadataValue.int(table.height),
+        "means": dg.MetadataValue.json(column_means(table)),
+    }
+    yield from publish_if_passed(
+        CLIMATIC_INDICES,
+        results,
+        INDEX_CHECK_SPECS,
+        dg.Output(table, metadata=metadata),
+        lambda: keep_candidate_table(store, location, table),
+        store,
+        location,
+        PARQUET,
+    )
+
+
+def optional_date(value: str | None) -> dt.date | None:
+    """An ISO date from the config, None where unset."""
+    return dt.date.fromisoformat(value) if value else None

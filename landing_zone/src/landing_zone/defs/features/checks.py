@@ -55,3 +55,224 @@ def daily_grid_sql_checks() -> list[SqlCheck]:
             f"HAVING count_if(too_few_stations) / count(*) > {MAX_TOO_FEW_STATIONS_SHARE}",
         ),
     ]
+
+
+# --- features/catchment_forcings (issue 14, part 2) -------------------------------------------------
+
+PET_MAX_MM = 15.0
+"""Upper bound of daily PET: Oudin's formula stays below ~8 mm/day at 45 C in Poland; 15 mm/day is beyond
+any daily pan evaporation measured in central Europe, so a value above it is a unit or formula error."""
+
+MASS_BALANCE_TOLERANCE = 0.001
+"""The basin outlet's progressive mean and its reach catchments' area-weighted mean agree within 0.1 %
+(plus 1e-6 mm for dry days): the reach catchments tile the basin, so only rounding may separate them."""
+
+
+def catchment_forcings_sql_checks() -> list[SqlCheck]:
+    """Blocking, all of them: the LSTM reads every row, so a hole, a duplicate or an implausible value
+    would train it on wrong forcings."""
+    fractions = "*COLUMNS('_valid_fraction$')"
+    return [
+        SqlCheck(
+            name="forcings_non_empty",
+            blocking=True,
+            description="At least one row.",
+            sql="SELECT count(*) AS rows FROM {table} HAVING count(*) = 0",
+        ),
+        SqlCheck(
+            name="forcings_primary_key_unique",
+            blocking=True,
+            description="One row per (catchment_id, catchment_kind, date).",
+            sql="SELECT catchment_id, catchment_kind, date, count(*) AS rows FROM {table} "
+            "GROUP BY ALL HAVING count(*) > 1",
+        ),
+        SqlCheck(
+            name="forcings_complete",
+            blocking=True,
+            description="Every catchment has a row on every date of the table.",
+            sql="WITH expected AS (SELECT count(DISTINCT date) AS days FROM {table}) "
+            "SELECT catchment_id, catchment_kind, count(*) AS days, any_value(expected.days) AS expected "
+            "FROM {table}, expected GROUP BY catchment_id, catchment_kind "
+            "HAVING count(DISTINCT date) <> any_value(expected.days)",
+        ),
+        SqlCheck(
+            name="forcings_precipitation_non_negative",
+            blocking=True,
+            description="No catchment-mean precipitation below 0 mm.",
+            sql="SELECT catchment_id, catchment_kind, date, precipitation_mm FROM {table} "
+            "WHERE precipitation_mm < 0",
+        ),
+        SqlCheck(
+            name="forcings_temperature_within_wmo_bounds",
+            blocking=True,
+            description=f"Catchment-mean temperature within {TEMPERATURE.minimum:g}..{TEMPERATURE.maximum:g} "
+            f"{TEMPERATURE.unit} (WMO-No. 8, as in polishing).",
+            sql="SELECT catchment_id, catchment_kind, date, air_temperature_c FROM {table} WHERE "
+            f"air_temperature_c < {TEMPERATURE.minimum} OR air_temperature_c > {TEMPERATURE.maximum}",
+        ),
+        SqlCheck(
+            name="forcings_pet_within_range",
+            blocking=True,
+            description=f"PET within 0..{PET_MAX_MM:g} mm/day.",
+            sql="SELECT catchment_id, catchment_kind, date, pet_mm FROM {table} "
+            f"WHERE pet_mm < 0 OR pet_mm > {PET_MAX_MM}",
+        ),
+        SqlCheck(
+            name="forcings_valid_fractions_within_0_1",
+            blocking=True,
+            description="Every *_valid_fraction column within 0..1 and never null.",
+            sql="SELECT catchment_id, catchment_kind, date, COLUMNS('_valid_fraction$') FROM {table} "
+            f"WHERE least({fractions}) < 0 OR greatest({fractions}) > 1 "
+            f"OR list_count([{fractions}]) < len([{fractions}])",
+        ),
+        SqlCheck(
+            name="forcings_basin_mass_balance",
+            blocking=True,
+            description="Each basin outlet's progressive catchment-mean precipitation equals the "
+            f"area-weighted mean of its reach catchments within {MASS_BALANCE_TOLERANCE:.1%}, on days "
+            "the whole basin has valid precipitation.",
+            sql="WITH reaches AS (SELECT outlet_id, date, sum(precipitation_mm * area_km2) / sum(area_km2) "
+            "AS reach_mean, min(precipitation_mm_valid_fraction) AS valid FROM {table} "
+            "WHERE catchment_kind = 'reach' GROUP BY outlet_id, date), "
+            "basins AS (SELECT catchment_id AS outlet_id, date, precipitation_mm AS basin_mean FROM {table} "
+            "WHERE catchment_kind = 'progressive' AND catchment_id = outlet_id) "
+            "SELECT outlet_id, date, basin_mean, reach_mean FROM basins JOIN reaches USING (outlet_id, date) "
+            "WHERE valid > 0.999 AND "
+            f"abs(basin_mean - reach_mean) > {MASS_BALANCE_TOLERANCE} * abs(reach_mean) + 1e-6",
+        ),
+    ]
+
+
+# --- features/catchment_attributes and climatic_indices/catchment (issue 14, part 3) ------------------
+
+LOWEST_LAND_M, HIGHEST_LAND_M = -430.0, 8849.0
+"""The Dead Sea shore and Everest's summit: a catchment's mean elevation outside them is a unit or nodata
+error in the DTM, wherever the region lies."""
+
+MAX_ARIDITY = 5.0
+"""CAMELS' driest catchments reach about 5 (Addor et al. 2017); above it PET or precipitation is wrong."""
+
+
+def catchment_attribute_sql_checks() -> list[SqlCheck]:
+    """Blocking, all of them: the LSTM takes these as static inputs of every catchment, so a missing or
+    impossible value would skew every prediction for it."""
+    return [
+        SqlCheck(
+            name="attributes_non_empty",
+            blocking=True,
+            description="At least one catchment.",
+            sql="SELECT count(*) AS rows FROM {table} HAVING count(*) = 0",
+        ),
+        SqlCheck(
+            name="attributes_catchment_id_unique",
+            blocking=True,
+            description="One row per catchment_id.",
+            sql="SELECT catchment_id, count(*) AS rows FROM {table} GROUP BY catchment_id "
+            "HAVING count(*) > 1",
+        ),
+        SqlCheck(
+            name="attributes_area_positive",
+            blocking=True,
+            description="area_km2 > 0.",
+            sql="SELECT catchment_id, area_km2 FROM {table} WHERE area_km2 IS NULL OR area_km2 <= 0",
+        ),
+        SqlCheck(
+            name="attributes_elevation_plausible",
+            blocking=True,
+            description=f"elevation_mean_m within {LOWEST_LAND_M:g}..{HIGHEST_LAND_M:g} m and "
+            "elevation_std_m >= 0, never null (a catchment without a DTM cell).",
+            sql="SELECT catchment_id, elevation_mean_m, elevation_std_m FROM {table} WHERE "
+            f"elevation_mean_m IS NULL OR elevation_mean_m NOT BETWEEN {LOWEST_LAND_M} AND {HIGHEST_LAND_M} "
+            "OR elevation_std_m IS NULL OR elevation_std_m < 0",
+        ),
+        SqlCheck(
+            name="attributes_slope_0_90",
+            blocking=True,
+            description="slope_mean_deg within 0..90 and never null.",
+            sql="SELECT catchment_id, slope_mean_deg FROM {table} "
+            "WHERE slope_mean_deg IS NULL OR slope_mean_deg NOT BETWEEN 0 AND 90",
+        ),
+        SqlCheck(
+            name="attributes_canopy_height_non_negative",
+            blocking=True,
+            description="canopy_height_mean_m >= 0 and never null.",
+            sql="SELECT catchment_id, canopy_height_mean_m FROM {table} "
+            "WHERE canopy_height_mean_m IS NULL OR canopy_height_mean_m < 0",
+        ),
+        SqlCheck(
+            name="attributes_drainage_density_non_negative",
+            blocking=True,
+            description="drainage_density_km_per_km2 >= 0 and never null.",
+            sql="SELECT catchment_id, drainage_density_km_per_km2 FROM {table} "
+            "WHERE drainage_density_km_per_km2 IS NULL OR drainage_density_km_per_km2 < 0",
+        ),
+        SqlCheck(
+            name="attributes_compactness_at_least_1",
+            blocking=True,
+            description="Gravelius compactness >= 1 (the circle's), never null.",
+            sql="SELECT catchment_id, compactness FROM {table} WHERE compactness IS NULL OR compactness < 1",
+        ),
+    ]
+
+
+def climatic_index_sql_checks() -> list[SqlCheck]:
+    """Blocking, all of them: the indices are static inputs of the LSTM like the attributes."""
+    return [
+        SqlCheck(
+            name="indices_non_empty",
+            blocking=True,
+            description="At least one catchment.",
+            sql="SELECT count(*) AS rows FROM {table} HAVING count(*) = 0",
+        ),
+        SqlCheck(
+            name="indices_catchment_id_unique",
+            blocking=True,
+            description="One row per catchment_id.",
+            sql="SELECT catchment_id, count(*) AS rows FROM {table} GROUP BY catchment_id "
+            "HAVING count(*) > 1",
+        ),
+        SqlCheck(
+            name="indices_p_mean_non_negative",
+            blocking=True,
+            description="p_mean >= 0 and never null.",
+            sql="SELECT catchment_id, p_mean FROM {table} WHERE p_mean IS NULL OR p_mean < 0",
+        ),
+        SqlCheck(
+            name="indices_aridity_within_range",
+            blocking=True,
+            description=f"aridity within 0..{MAX_ARIDITY:g} and never null.",
+            sql="SELECT catchment_id, aridity, pet_mean, p_mean FROM {table} "
+            f"WHERE aridity IS NULL OR aridity NOT BETWEEN 0 AND {MAX_ARIDITY}",
+        ),
+        SqlCheck(
+            name="indices_p_seasonality_within_range",
+            blocking=True,
+            description="p_seasonality within -1..1 (Woods 2009) and never null.",
+            sql="SELECT catchment_id, p_seasonality FROM {table} "
+            "WHERE p_seasonality IS NULL OR p_seasonality NOT BETWEEN -1 AND 1",
+        ),
+        SqlCheck(
+            name="indices_frac_snow_within_0_1",
+            blocking=True,
+            description="frac_snow within 0..1 and never null.",
+            sql="SELECT catchment_id, frac_snow FROM {table} "
+            "WHERE frac_snow IS NULL OR frac_snow NOT BETWEEN 0 AND 1",
+        ),
+        SqlCheck(
+            name="indices_frequencies_within_a_year",
+            blocking=True,
+            description="high_prec_freq and low_prec_freq within 0..366 days per year.",
+            sql="SELECT catchment_id, high_prec_freq, low_prec_freq FROM {table} WHERE "
+            "high_prec_freq IS NULL OR low_prec_freq IS NULL OR "
+            "high_prec_freq NOT BETWEEN 0 AND 366 OR low_prec_freq NOT BETWEEN 0 AND 366",
+        ),
+        SqlCheck(
+            name="indices_durations_consistent",
+            blocking=True,
+            description="high_prec_dur and low_prec_dur >= 1 day where such days occur, 0 where none do.",
+            sql="SELECT catchment_id, high_prec_freq, high_prec_dur, low_prec_freq, low_prec_dur "
+            "FROM {table} WHERE high_prec_dur IS NULL OR low_prec_dur IS NULL "
+            "OR (high_prec_freq > 0 AND high_prec_dur < 1) OR (high_prec_freq = 0 AND high_prec_dur <> 0) "
+            "OR (low_prec_freq > 0 AND low_prec_dur < 1) OR (low_prec_freq = 0 AND low_prec_dur <> 0)",
+        ),
+    ]
