@@ -13,10 +13,11 @@ import rasterio
 import shapely
 
 from landing_zone.defs.features.assets import DAILY_GRID_PARTITIONS, catchment_forcings, daily_grids
+from landing_zone.defs.features.climatic_indices import FORCING_COLUMNS, climatic_indices
 from landing_zone.defs.features.gridding import VALID_FLAGS
 from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
 from landing_zone.defs.features.sensors import meteo_months_sensor
-from landing_zone.defs.features.zonal import extraterrestrial_radiation, oudin_pet
+from landing_zone.defs.features.zonal import centroid_latitudes, extraterrestrial_radiation, oudin_pet
 from platform_dev.sample_region.spec import RegionSpec
 from platform_dev.sample_region.terrain import elevation
 from platform_dev.sample_region.weather import WeatherGenerator
@@ -270,3 +271,38 @@ def test_forcings_match_the_true_field_at_the_gauges_better_than_the_nearest_sta
         assert correlation >= 0.85 and correlation > base_correlation, (code, scores[code])
         assert rmse <= 1.0 and rmse < base_rmse, (code, scores[code])
         assert abs(bias) <= 0.1, (code, scores[code])
+
+
+def test_climatic_indices_from_our_forcings_agree_with_those_from_the_true_field(forcings, manifest):
+    """Issue 14: aridity, p_mean and pet_mean within 10 % of the same indices computed from the true
+    forcings (the generator's field over each gauge's catchment, PET by the same Oudin formula)."""
+    storage, _, table = forcings
+    crs = layer(storage, PROGRESSIVE_CATCHMENTS).crs
+    ours_rows, true_rows = [], []
+    for code, (reach_id, polygon) in gauge_catchments(storage, manifest["stations"]["gauges"]).items():
+        progressive = (pl.col("catchment_id") == reach_id) & (pl.col("catchment_kind") == "progressive")
+        ours = (
+            table.filter(progressive)
+            .sort("date")
+            .select(FORCING_COLUMNS)
+            .with_columns(catchment_id=pl.lit(code))
+        )
+        dates = ours["date"].to_list()
+        truth = true_means(polygon, dates)
+        radiation = extraterrestrial_radiation(centroid_latitudes([polygon], crs), dates)[0]
+        true_rows.append(
+            ours.with_columns(
+                precipitation_mm=pl.Series(truth["precipitation_mm"]),
+                air_temperature_c=pl.Series(truth["air_temperature_c"]),
+                pet_mm=pl.Series(oudin_pet(truth["air_temperature_c"], radiation)),
+            )
+        )
+        ours_rows.append(ours)
+    start, end = min(ours_rows[0]["date"]), max(ours_rows[0]["date"])
+    ours_indices = climatic_indices(pl.concat(ours_rows), start, end)
+    true_indices = climatic_indices(pl.concat(true_rows), start, end)
+    assert ours_indices["catchment_id"].to_list() == true_indices["catchment_id"].to_list()
+    for index in ("aridity", "p_mean", "pet_mean"):
+        relative = np.abs(ours_indices[index].to_numpy() / true_indices[index].to_numpy() - 1)
+        by_gauge = dict(zip(ours_indices["catchment_id"], relative.round(4), strict=True))
+        assert (relative <= 0.10).all(), (index, by_gauge)
