@@ -3,7 +3,6 @@ Delaware River Basin's two years of daily HRU forcing shipped by pywatershed 2.0
 per-HRU computation, and on synthetic series with known answers."""
 
 import datetime as dt
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -17,17 +16,11 @@ from landing_zone.defs.features.climatic_indices import (
     climatic_indices,
     reference_period,
 )
+from tests.support.drb import drb_folder
 
 HRUS = 40
 """HRUs of the basin taken (every 19th of 765): enough spread of elevation and latitude."""
 MM_PER_INCH = 25.4
-
-
-def drb_folder() -> Path:
-    """pywatershed's ``data/drb_2yr`` without importing pywatershed (its import is slow and heavy)."""
-    spec = importlib.util.find_spec("pywatershed")
-    assert spec is not None and spec.submodule_search_locations
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "drb_2yr"
 
 
 def hargreaves_pet(

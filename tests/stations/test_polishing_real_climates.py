@@ -6,14 +6,15 @@ stations). Its package directory is found without importing pywatershed, whose i
 """
 
 import datetime as dt
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
+import xarray as xr
 
 from landing_zone.defs.stations.polishing import polish
+from tests.support.drb import drb_folder
 
 CUBIC_FOOT_M3 = 0.3048**3
 NETWORK_SIZE = 8
@@ -26,10 +27,7 @@ VISIBLE_DRIFT_C = 0.5
 
 @pytest.fixture(scope="module")
 def drb() -> Path:
-    spec = importlib.util.find_spec("pywatershed")
-    if spec is None or not spec.submodule_search_locations:
-        pytest.skip("pywatershed (dev dependency) is not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "data" / "drb_2yr"
+    return drb_folder()
 
 
 def days(count: int) -> pl.Series:
@@ -58,7 +56,6 @@ def rmse(errors: np.ndarray) -> float:
 @pytest.fixture(scope="module")
 def temperature(drb: Path) -> dict[str, np.ndarray]:
     """Daily maximum temperature (°C, reported to 0.1 °C) of the eight units nearest one unit."""
-    xr = pytest.importorskip("xarray")
     with xr.open_dataset(drb / "parameters_dis_hru.nc") as hru, xr.open_dataset(drb / "tmax.nc") as tmax:
         lat, lon = hru["hru_lat"].values, hru["hru_lon"].values
         values = np.round((tmax["tmax"].values.astype(np.float64) - 32.0) / 1.8, 1)
@@ -120,7 +117,6 @@ def test_a_real_linear_drift_is_found_and_removed(temperature, planted):
 @pytest.fixture(scope="module")
 def discharge(drb: Path) -> pl.DataFrame:
     """Observed daily discharge (m3/s) of every gauge with data, as hydro stations."""
-    xr = pytest.importorskip("xarray")
     with xr.open_dataset(drb / "drb_2yr_gage_poi_obs.nc") as observed:
         gauges = observed["poi_id"].values
         values = observed["discharge"].values * CUBIC_FOOT_M3
