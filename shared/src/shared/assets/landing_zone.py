@@ -32,8 +32,8 @@ CATCHMENT_PARTITIONS = MultiPartitionsDefinition({"conditioning": CONDITIONING, 
 """Everything from the conditioned DEM on exists once per conditioning strategy and region."""
 
 REACHES = AssetKey(["catchments", "reaches"])
-"""~100 m river reaches with topology, Strahler order and upstream area (GeoParquet + FlatGeobuf),
-per conditioning strategy and region."""
+"""River reaches (at least 100 m and three analysis cells) with topology, Strahler order and upstream area
+(GeoParquet + FlatGeobuf), per conditioning strategy and region."""
 
 REACH_CATCHMENTS = AssetKey(["catchments", "reach_catchments"])
 """One non-overlapping catchment polygon per reach (GeoParquet + FlatGeobuf): the model's spatial unit."""

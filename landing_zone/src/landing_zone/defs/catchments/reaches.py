@@ -1,4 +1,4 @@
-"""Split rivers into ~100 m reaches with topology: downstream reach, Strahler order, a DAG with one outlet.
+"""Split rivers into reaches with topology: downstream reach, Strahler order, one outlet per basin.
 
 Reaches are the unit of partial catchments: each gets its own catchment, and progressive catchments are
 composed along this topology. A tributary's last reach drains into the reach of its receiving river that
