@@ -106,7 +106,7 @@ def test_every_check_passes_with_the_strategy_in_metadata(forcings):
     _, result, table = forcings
     assert result.success
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert len(evaluations) == 8 and all(e.passed for e in evaluations.values())
+    assert len(evaluations) == 9 and all(e.passed for e in evaluations.values())
     (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == CATCHMENT_FORCINGS]
     metadata = event.materialization.metadata
     assert metadata["conditioning"].value == "burn_fill"

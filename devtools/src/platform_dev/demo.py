@@ -4,7 +4,9 @@ The elevation sensors are evaluated for real (``build_sensor_context``) and what
 out in this process: their dynamic-partition requests are applied to the instance and their run requests
 materialised, tick after tick until they request nothing; then each region is consolidated. Runs land
 in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them. Catchments follow elevation (both
-conditioning strategies), then the station networks.
+conditioning strategies), then the station networks, then the catchment features: the meteo month sensor
+registers the months of the polished series, every month x region of daily grids is gridded, then each
+region's catchment forcings, attributes and climatic indices.
 """
 
 from __future__ import annotations
@@ -22,8 +24,15 @@ from landing_zone.defs.catchments.keys import (
     hydrography_key,
 )
 from landing_zone.defs.elevation.keys import elevation_key
+from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
 from landing_zone.defs.stations.keys import station_key
-from shared.assets.landing_zone import CONDITIONING, REGIONS
+from shared.assets.landing_zone import (
+    CATCHMENT_ATTRIBUTES,
+    CATCHMENT_FORCINGS,
+    CLIMATIC_INDICES,
+    CONDITIONING,
+    REGIONS,
+)
 from shared.partitions import apply_partition_requests
 
 log = logging.getLogger(__name__)
@@ -122,6 +131,22 @@ def run_catchments(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
             materialize_selection(defs, instance, per_strategy, key)
 
 
+def run_features(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """The months sensor once (it only adds), every month x region of daily grids, then per region the
+    catchment forcings, attributes and climatic indices (each with its blocking checks)."""
+    _, runs = apply_sensor_tick(defs, instance, "meteo_months_sensor", None, defs.resources or {})
+    if runs:
+        raise RuntimeError("meteo_months_sensor requested runs; it should only register months")
+    grids = defs.resolve_assets_def(METEO_DAILY_GRIDS).partitions_def
+    if grids is None:
+        raise TypeError(f"{METEO_DAILY_GRIDS.to_user_string()} is not partitioned")
+    for partition in grids.get_partition_keys(dynamic_partitions_store=instance):
+        materialize_selection(defs, instance, [METEO_DAILY_GRIDS], partition)
+    for region in REGIONS.get_partition_keys():
+        materialize_selection(defs, instance, [CATCHMENT_FORCINGS, CATCHMENT_ATTRIBUTES], region)
+        materialize_selection(defs, instance, [CLIMATIC_INDICES], region)
+
+
 def main() -> None:
     from landing_zone.definitions import defs
 
@@ -131,6 +156,7 @@ def main() -> None:
     run_elevation(defs, instance)
     run_catchments(defs, instance)
     run_stations(defs, instance)
+    run_features(defs, instance)
 
 
 if __name__ == "__main__":

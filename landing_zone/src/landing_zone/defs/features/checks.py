@@ -49,10 +49,16 @@ def daily_grid_sql_checks() -> list[SqlCheck]:
             name="too_few_stations_share",
             blocking=True,
             description=f"At most {MAX_TOO_FEW_STATIONS_SHARE:.0%} of a variable's days marked for too few "
-            "valid stations.",
-            sql="SELECT variable, count_if(too_few_stations) AS marked_days, count(*) AS days, "
-            "count_if(too_few_stations) / count(*) AS share FROM {table} GROUP BY variable "
-            f"HAVING count_if(too_few_stations) / count(*) > {MAX_TOO_FEW_STATIONS_SHARE}",
+            "valid stations; a failure names the stations missing on the marked days (the gaps to fill).",
+            sql="WITH marked AS (SELECT variable, count_if(too_few_stations)::INTEGER AS marked_days, "
+            "count(*)::INTEGER AS days FROM {table} GROUP BY variable "
+            f"HAVING count_if(too_few_stations) / count(*) > {MAX_TOO_FEW_STATIONS_SHARE}), "
+            "gaps AS (SELECT variable, station, count(*) AS days_missing FROM (SELECT variable, "
+            "unnest(missing_stations) AS station FROM {table} WHERE too_few_stations) GROUP BY ALL) "
+            "SELECT variable, marked_days, days, marked_days / days AS share, "
+            "string_agg(station || ' (' || days_missing || ' days)', ', ' "
+            "ORDER BY days_missing DESC, station) AS stations_missing "
+            "FROM marked LEFT JOIN gaps USING (variable) GROUP BY ALL",
         ),
     ]
 
@@ -66,6 +72,12 @@ any daily pan evaporation measured in central Europe, so a value above it is a u
 MASS_BALANCE_TOLERANCE = 0.001
 """The basin outlet's progressive mean and its reach catchments' area-weighted mean agree within 0.1 %
 (plus 1e-6 mm for dry days): the reach catchments tile the basin, so only rounding may separate them."""
+
+
+MIN_MEAN_VALID_FRACTION = 1.0 - MAX_TOO_FEW_STATIONS_SHARE
+"""A catchment's valid fraction averaged over the table's days, per variable, at least this: the share of
+days a published month may leave without a grid, so only a catchment partly outside the grids (or under a
+lasting hole in them) falls below it."""
 
 
 def catchment_forcings_sql_checks() -> list[SqlCheck]:
@@ -124,6 +136,16 @@ def catchment_forcings_sql_checks() -> list[SqlCheck]:
             sql="SELECT catchment_id, catchment_kind, date, COLUMNS('_valid_fraction$') FROM {table} "
             f"WHERE least({fractions}) < 0 OR greatest({fractions}) > 1 "
             f"OR list_count([{fractions}]) < len([{fractions}])",
+        ),
+        SqlCheck(
+            name="forcings_catchments_covered",
+            blocking=True,
+            description="Every catchment's valid fraction, averaged over the days, at least "
+            f"{MIN_MEAN_VALID_FRACTION:.0%} for every variable: a catchment reaching beyond the daily grids "
+            "would otherwise get forcings from part of its area only.",
+            sql="WITH means AS (SELECT catchment_id, catchment_kind, avg(COLUMNS('_valid_fraction$')) "
+            "FROM {table} GROUP BY ALL) SELECT * FROM means "
+            f"WHERE least({fractions}) < {MIN_MEAN_VALID_FRACTION}",
         ),
         SqlCheck(
             name="forcings_basin_mass_balance",

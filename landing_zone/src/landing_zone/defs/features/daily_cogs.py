@@ -134,6 +134,7 @@ MANIFEST_SCHEMA = pl.Schema(
         "band": pl.Int32(),
         "valid_stations": pl.Int32(),
         "too_few_stations": pl.Boolean(),
+        "missing_stations": pl.List(pl.String()),
         "lapse_rate_c_per_km": pl.Float64(),
         "valid_cells": pl.Int64(),
         "minimum": pl.Float64(),
@@ -143,7 +144,8 @@ MANIFEST_SCHEMA = pl.Schema(
     }
 )
 """One row per variable and day: what the asset's Parquet holds and its checks read (lapse rate: null
-for variables not reduced with one; statistics null for an all-nodata band)."""
+for variables not reduced with one; statistics null for an all-nodata band; ``missing_stations``: the
+listed stations without a valid value that day)."""
 
 
 def manifest_rows(days: StationDays, statistics: DayStatistics, cog_key: str) -> pl.DataFrame:
@@ -157,6 +159,7 @@ def manifest_rows(days: StationDays, statistics: DayStatistics, cog_key: str) ->
             "band": np.arange(1, count + 1),
             "valid_stations": days.valid_stations,
             "too_few_stations": days.too_few_stations,
+            "missing_stations": [list(codes) for codes in days.missing_stations],
             "lapse_rate_c_per_km": np.full(count, np.nan) if rates is None else rates,
             "valid_cells": statistics.valid_cells,
             "minimum": statistics.minimum,

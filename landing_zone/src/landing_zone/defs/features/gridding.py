@@ -127,6 +127,9 @@ class StationDays:
     reduced: np.ndarray
     valid_stations: np.ndarray
     lapse_rate_c_per_km: np.ndarray | None
+    missing_stations: tuple[tuple[str, ...], ...]
+    """Per day, the listed stations without a valid value (a gap, a rejection, no elevation for a reduced
+    variable): what a failed month's check names, so an operator knows which delivery to chase."""
 
     @property
     def too_few_stations(self) -> np.ndarray:
@@ -195,9 +198,11 @@ def station_days(
         values = values - rates[:, None] / 1000.0 * elevation
     elif method.reduction == "barometric":
         values = values * np.exp(elevation / SCALE_HEIGHT_M)
-    counts = np.isfinite(values).sum(axis=1)
+    present = np.isfinite(values)
+    counts = present.sum(axis=1)
+    missing = tuple(tuple(np.asarray(stations.codes)[~day].tolist()) for day in present)
     values[counts < method.min_stations] = np.nan
-    return StationDays(method, dates, values, counts, rates)
+    return StationDays(method, dates, values, counts, rates, missing)
 
 
 def lapse_rates(values: np.ndarray, elevation_m: np.ndarray, settings: GriddingSettings) -> np.ndarray:
