@@ -44,13 +44,45 @@ def rmse(errors: pl.Series) -> float:
     return float((errors**2).mean() ** 0.5)
 
 
-def test_temperature_rmse_drops_to_at_most_30_percent_of_raw(scored):
-    temperature = scored.filter(
-        (pl.col("variable") == "air_temperature_c") & pl.col("raw_value").is_not_null()
-    )
+TEMPERATURES = ("air_temperature_c", "air_temperature_max_c", "air_temperature_min_c")
+
+
+@pytest.mark.parametrize("variable", TEMPERATURES)
+def test_temperature_rmse_drops_to_at_most_30_percent_of_raw(scored, variable):
+    temperature = scored.filter((pl.col("variable") == variable) & pl.col("raw_value").is_not_null())
     raw = rmse(temperature["raw_value"] - temperature["true_value"])
     polished = temperature.filter(pl.col("value").is_not_null())
     assert rmse(polished["value"] - polished["true_value"]) <= 0.3 * raw
+
+
+def test_every_meteo_variable_is_polished_with_its_planted_spikes_flagged(scored):
+    meteo = scored.filter(pl.col("station").str.starts_with("2501"))
+    assert set(meteo["variable"].unique()) == {
+        "precipitation_mm",
+        "relative_humidity_pct",
+        "air_pressure_hpa",
+        *TEMPERATURES,
+    }
+    for variable in ("air_temperature_max_c", "air_temperature_min_c"):
+        spikes = meteo.filter((pl.col("variable") == variable) & (pl.col("planted") == "spike"))
+        assert spikes.height > 10 and (spikes["flag"] != "ok").all()
+
+
+def test_kept_temperatures_bracket_the_mean(scored):
+    """Where polishing keeps all three of a station-day (ok, duplicate or corrected), min <= mean <= max;
+    the ``consistency`` test rejects few values, mostly artefacts the per-variable tests left."""
+    kept = scored.filter(
+        pl.col("variable").is_in(TEMPERATURES) & pl.col("flag").is_in(["ok", "duplicate", "corrected"])
+    ).pivot("variable", index=["station", "time"], values="value")
+    days = kept.drop_nulls(list(TEMPERATURES))
+    assert days.height > 0.9 * kept.height
+    low, mean, high = (
+        pl.col(name) for name in ("air_temperature_min_c", "air_temperature_c", "air_temperature_max_c")
+    )
+    assert days.filter((low > mean) | (mean > high)).is_empty()
+    rejected = scored.filter(pl.col("test") == "consistency")
+    assert rejected.height <= 0.001 * scored.height
+    assert rejected.filter(pl.col("planted").is_null()).height <= 0.5 * rejected.height
 
 
 def test_planted_spikes_are_flagged_and_clean_values_rarely(scored):

@@ -48,7 +48,14 @@ def test_meteo_file_is_typed_with_decimal_commas_and_utc_days(small_region):
     assert first["time"] == datetime.fromisoformat(day).replace(tzinfo=UTC)
     assert [
         first[name]
-        for name in ("precipitation_mm", "air_temperature_c", "relative_humidity_pct", "air_pressure_hpa")
+        for name in (
+            "precipitation_mm",
+            "air_temperature_c",
+            "relative_humidity_pct",
+            "air_pressure_hpa",
+            "air_temperature_max_c",
+            "air_temperature_min_c",
+        )
     ] == [float(value.replace(",", ".")) for value in values]
     assert table.select((pl.col("time").dt.time() == pl.time(0)).all()).item()
 
@@ -75,12 +82,13 @@ def test_hydro_readings_at_six_local_time_become_utc(small_region):
 
 def test_empty_fields_become_null(small_region):
     lines = meteo_lines(small_region)
-    code, name, day, _, temperature, _, _ = lines[2].split(";")
-    lines[2] = ";".join([code, name, day, "", temperature, " ", ""])
+    code, name, day, _, temperature, _, _, maximum, _ = lines[2].split(";")
+    lines[2] = ";".join([code, name, day, "", temperature, " ", "", maximum, ""])
     row = parse_provider_csv(reencoded(lines), METEO_FORMAT, METEO_FILE).row(0, named=True)
     assert row["precipitation_mm"] is None and row["relative_humidity_pct"] is None
-    assert row["air_pressure_hpa"] is None
+    assert row["air_pressure_hpa"] is None and row["air_temperature_min_c"] is None
     assert row["air_temperature_c"] == float(temperature.replace(",", "."))
+    assert row["air_temperature_max_c"] == float(maximum.replace(",", "."))
 
 
 def drop_column(lines: list[str], index: int) -> list[str]:
@@ -131,11 +139,20 @@ FORMAT_CHANGES = {
         lambda lines: replace_in_line(lines, 1, "hPa", "kPa"),
         "units line changed for 'Ciśnienie': expected 'hPa', found 'kPa'",
     ),
+    "missing extreme": (
+        lambda lines: drop_column(lines, 8),
+        "column 'Temperatura minimalna' renamed or missing",
+    ),
+    "extreme in Fahrenheit": (
+        lambda lines: replace_in_line(lines, 1, ";°C;°C", ";°F;°C"),
+        "units line changed for 'Temperatura maksymalna': expected '°C', found '°F'",
+    ),
     "reordered columns": (
         lambda lines: swap_columns(lines, 3, 4),
         "columns reordered: expected ['Kod stacji', 'Nazwa stacji', 'Data', 'Opad', 'Temperatura powietrza',"
-        " 'Wilgotność względna', 'Ciśnienie'], found ['Kod stacji', 'Nazwa stacji', 'Data', "
-        "'Temperatura powietrza', 'Opad', 'Wilgotność względna', 'Ciśnienie']",
+        " 'Wilgotność względna', 'Ciśnienie', 'Temperatura maksymalna', 'Temperatura minimalna'], found "
+        "['Kod stacji', 'Nazwa stacji', 'Data', 'Temperatura powietrza', 'Opad', 'Wilgotność względna', "
+        "'Ciśnienie', 'Temperatura maksymalna', 'Temperatura minimalna']",
     ),
 }
 
@@ -163,7 +180,7 @@ def test_unreadable_values_name_their_line_and_column(small_region):
     lines = set_field(lines, 4, 6, "1013.2")  # a decimal point, not a comma
     lines = set_field(lines, 6, 2, "2019-02-30")
     lines[7] = ";".join(lines[7].split(";")[:5])
-    with pytest.raises(ProviderFormatError, match=r"^meteo \S+: line 8: 5 fields, expected 7$"):
+    with pytest.raises(ProviderFormatError, match=r"^meteo \S+: line 8: 5 fields, expected 9$"):
         parse_provider_csv(reencoded(lines), METEO_FORMAT, METEO_FILE)
     del lines[7]
     with pytest.raises(ProviderFormatError) as raised:

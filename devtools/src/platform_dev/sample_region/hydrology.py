@@ -102,9 +102,10 @@ def delineate_gauges(spec: RegionSpec, rivers: list[River], true_dtm: Path) -> l
 def catchment_forcing(
     weather: WeatherGenerator, gauge: Gauge, elevations: np.ndarray
 ) -> dict[str, np.ndarray]:
-    """Catchment-average daily precipitation and temperature."""
+    """Catchment-average daily value of every weather variable (the runoff model takes precipitation and
+    temperature; the truth keeps them all for scoring catchment features)."""
     daily = weather.daily(gauge.forcing_x, gauge.forcing_y, elevations)
-    return {name: daily[name].mean(axis=1) for name in ("precipitation_mm", "air_temperature_c")}
+    return {name: values.mean(axis=1) for name, values in daily.items()}
 
 
 def simulate_discharge(

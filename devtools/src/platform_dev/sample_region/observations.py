@@ -15,12 +15,16 @@ import numpy as np
 
 NOISE = {
     "air_temperature_c": 0.2,
+    "air_temperature_max_c": 0.2,
+    "air_temperature_min_c": 0.2,
     "relative_humidity_pct": 1.5,
     "air_pressure_hpa": 0.3,
     "water_level_cm": 1.0,
 }
 SPIKE_SIZE = {
     "air_temperature_c": (12.0, 20.0),
+    "air_temperature_max_c": (12.0, 20.0),
+    "air_temperature_min_c": (12.0, 20.0),
     "relative_humidity_pct": (35.0, 50.0),
     "air_pressure_hpa": (25.0, 40.0),
     "precipitation_mm": (90.0, 200.0),
@@ -29,6 +33,8 @@ SPIKE_SIZE = {
 }
 DECIMALS = {
     "air_temperature_c": 1,
+    "air_temperature_max_c": 1,
+    "air_temperature_min_c": 1,
     "relative_humidity_pct": 0,
     "air_pressure_hpa": 1,
     "precipitation_mm": 1,

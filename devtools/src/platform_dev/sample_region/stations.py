@@ -1,7 +1,8 @@
 """Station networks and their provider: a directory of zipped yearly CSV files per station.
 
-Meteorological stations report daily precipitation, temperature, humidity and pressure (files in the
-legacy Windows-1250 encoding, ``;``-separated, decimal commas, a units line under the header, UTC days).
+Meteorological stations report daily precipitation, mean temperature, humidity, pressure and, in two
+columns added at the end, maximum and minimum temperature (files in the legacy Windows-1250 encoding,
+``;``-separated, decimal commas, a units line under the header, UTC days).
 Hydrological gauges report daily water level and discharge at 06:00 local time (UTF-8). Files carry
 duplicated and unsorted rows besides the artefacts of :mod:`observations`. Version 1 of the directory
 covers the record but its last year; version 2 adds the last year's files and revises one earlier file.
@@ -9,6 +10,9 @@ covers the record but its last year; version 2 adds the last year's files and re
 The last meteo station stands on a hill ``HILL_M`` above the terrain around it (too narrow for the
 DTM's smooth relief), so its temperature is correctly about 1 °C colder than its neighbours': a stable
 difference that polishing must not take for drift.
+
+The truth holds each gauge's catchment-mean daily weather (``truth/gauge_forcings.parquet``): exactly the
+forcing its runoff model was driven by, so catchment features can be scored against it.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import polars as pl
 from pyproj import Transformer
 
 from platform_dev.sample_region.hydrology import Gauge, catchment_forcing, simulate_discharge, water_level_cm
-from platform_dev.sample_region.observations import gap_days, observe
+from platform_dev.sample_region.observations import DECIMALS, gap_days, observe
 from platform_dev.sample_region.spec import CRS, RegionSpec
 from platform_dev.sample_region.terrain import elevation, region_model
 from platform_dev.sample_region.weather import VARIABLES, WeatherGenerator
@@ -52,8 +56,17 @@ METEO_HEADER = (
     "Temperatura powietrza",
     "Wilgotność względna",
     "Ciśnienie",
+    "Temperatura maksymalna",
+    "Temperatura minimalna",
 )
-METEO_UNITS = ("", "", "", "mm", "°C", "%", "hPa")
+METEO_UNITS = ("", "", "", "mm", "°C", "%", "hPa", "°C", "°C")
+TEMPERATURE_FIELDS = tuple(
+    METEO_HEADER.index(header)
+    for header in ("Temperatura powietrza", "Temperatura maksymalna", "Temperatura minimalna")
+)
+LATER_VARIABLES = ("air_temperature_max_c", "air_temperature_min_c")
+"""Variables added after the first release: each observed series draws from a stream of its own, so
+adding them left the observations of every earlier series unchanged."""
 HYDRO_HEADER = ("Kod", "Nazwa", "Rzeka", "Data pomiaru", "Stan wody", "Przepływ")
 HYDRO_UNITS = ("", "", "", "Europe/Warsaw", "cm", "m3/s")
 HYDRO_VARIABLES = ("water_level_cm", "discharge_m3s")
@@ -89,7 +102,8 @@ def write_stations(spec: RegionSpec, out: Path, gauges: list[Gauge]) -> dict[str
         for g in gauges
     ]
     clean_meteo = _clean_meteo(weather, meteo)
-    clean_hydro = _clean_hydro(spec, weather, gauges)
+    forcings = _gauge_forcings(spec, weather, gauges)
+    clean_hydro = _clean_hydro(weather, gauges, forcings)
     observed, artefacts = _observe_all(spec, {**clean_meteo, **clean_hydro})
     dates = weather.dates.astype("datetime64[D]").astype(dt.date)
     truth_dir = out / "truth"
@@ -100,6 +114,7 @@ def write_stations(spec: RegionSpec, out: Path, gauges: list[Gauge]) -> dict[str
         schema={"station": pl.String, "date": pl.Date, "variable": pl.String, "kind": pl.String},
         orient="row",
     ).sort(["station", "variable", "date"]).write_parquet(truth_dir / "artefacts.parquet")
+    _forcing_frame(forcings, dates).write_parquet(truth_dir / "gauge_forcings.parquet")
     revised = _publish(spec, out / "stations", meteo, hydro, observed, dates)
     return {
         "meteo_stations": [vars(s) for s in meteo],
@@ -107,6 +122,7 @@ def write_stations(spec: RegionSpec, out: Path, gauges: list[Gauge]) -> dict[str
         "revised_in_v2": revised,
         "clean_series": "truth/clean_series.parquet",
         "artefacts": "truth/artefacts.parquet",
+        "gauge_forcings": "truth/gauge_forcings.parquet",
     }
 
 
@@ -147,13 +163,24 @@ def _clean_meteo(weather: WeatherGenerator, stations: list[Station]) -> dict[tup
     }
 
 
-def _clean_hydro(
+def _gauge_forcings(
     spec: RegionSpec, weather: WeatherGenerator, gauges: list[Gauge]
+) -> dict[str, dict[str, np.ndarray]]:
+    """Each gauge's catchment-mean daily weather, ``{code: {variable: (days,)}}``: its runoff model's
+    forcing and the truth that catchment features are scored against."""
+    return {
+        gauge.code: catchment_forcing(weather, gauge, elevation(spec, gauge.forcing_x, gauge.forcing_y))
+        for gauge in gauges
+    }
+
+
+def _clean_hydro(
+    weather: WeatherGenerator, gauges: list[Gauge], forcings: dict[str, dict[str, np.ndarray]]
 ) -> dict[tuple[str, str], np.ndarray]:
     day_of_year = (weather.dates - weather.dates.astype("datetime64[Y]")).astype(int)
     series = {}
     for gauge in gauges:
-        forcing = catchment_forcing(weather, gauge, elevation(spec, gauge.forcing_x, gauge.forcing_y))
+        forcing = forcings[gauge.code]
         discharge = simulate_discharge(
             forcing["precipitation_mm"], forcing["air_temperature_c"], day_of_year, gauge.area_km2
         )
@@ -173,7 +200,10 @@ def _observe_all(
     observed, artefacts = {}, []
     for (station, variable), values in sorted(clean.items()):
         series = observe(
-            values, variable, rng, drifting=station == drifting and variable == "air_temperature_c"
+            values,
+            variable,
+            _series_rng(spec, station, variable, rng),
+            drifting=station == drifting and variable == "air_temperature_c",
         )
         series.values[gaps[station]] = np.nan
         observed[(station, variable)] = series.values
@@ -187,6 +217,31 @@ def _observe_all(
             for d in np.flatnonzero(gaps[station])
         ]
     return observed, artefacts
+
+
+def _series_rng(
+    spec: RegionSpec, station: str, variable: str, shared: np.random.Generator
+) -> np.random.Generator:
+    """The shared stream for the first release's variables, in their fixed order; a stream of its own
+    for each series of a :data:`LATER_VARIABLES` variable."""
+    if variable not in LATER_VARIABLES:
+        return shared
+    return np.random.default_rng([spec.seed, 33, int(station), LATER_VARIABLES.index(variable)])
+
+
+def _forcing_frame(forcings: dict[str, dict[str, np.ndarray]], dates: np.ndarray) -> pl.DataFrame:
+    """One row per gauge (``station``) and day, one Float64 column per weather variable."""
+    day_series = pl.Series("date", list(dates), dtype=pl.Date)
+    return pl.concat(
+        pl.DataFrame(
+            {
+                "station": code,
+                "date": day_series,
+                **{variable: pl.Series(forcing[variable], dtype=pl.Float64) for variable in VARIABLES},
+            }
+        )
+        for code, forcing in sorted(forcings.items())
+    )
 
 
 def _long_frame(series: dict[tuple[str, str], np.ndarray], dates: np.ndarray) -> pl.DataFrame:
@@ -223,7 +278,11 @@ def _publish(
                     rows = _corrupt_block(rows)
                 _write_zip(
                     root / "meteo" / f"v{version}" / str(year) / f"{station.code}_{year}.zip",
-                    _csv_text(METEO_HEADER, METEO_UNITS, _shuffle(rows, _file_rng(spec, station, year))),
+                    _csv_text(
+                        METEO_HEADER,
+                        METEO_UNITS,
+                        _shuffle(rows, _file_rng(spec, station, year), METEO_HEADER.index("Ciśnienie")),
+                    ),
                     "cp1250",
                     year,
                 )
@@ -235,7 +294,11 @@ def _publish(
                 )
                 _write_zip(
                     root / "hydro" / f"v{version}" / str(year) / f"{station.code}_{year}.zip",
-                    _csv_text(HYDRO_HEADER, HYDRO_UNITS, _shuffle(rows, _file_rng(spec, station, year))),
+                    _csv_text(
+                        HYDRO_HEADER,
+                        HYDRO_UNITS,
+                        _shuffle(rows, _file_rng(spec, station, year), HYDRO_HEADER.index("Przepływ")),
+                    ),
                     "utf-8-sig",
                     year,
                 )
@@ -270,10 +333,7 @@ def _meteo_rows(station: Station, dates: np.ndarray, values: dict[str, np.ndarra
                 station.code,
                 station.name.upper(),
                 day.isoformat(),
-                *(
-                    _number(values[v][i], decimals)
-                    for v, decimals in zip(VARIABLES, (1, 1, 0, 1), strict=True)
-                ),
+                *(_number(values[v][i], DECIMALS[v]) for v in VARIABLES),
             ]
         )
     return rows
@@ -303,23 +363,25 @@ def _number(value: float, decimals: int) -> str:
 
 
 def _corrupt_block(rows: list[list[str]]) -> list[list[str]]:
-    """Version 1 of the revised file: ten days of temperature in tenths of a degree (a unit error)."""
+    """Version 1 of the revised file: ten days of temperatures in tenths of a degree (a unit error)."""
     fixed = [list(row) for row in rows]
     for row in fixed[100:110]:
-        if row[4]:
-            row[4] = _number(float(row[4].replace(",", ".")) * 10, 1)
+        for field in TEMPERATURE_FIELDS:
+            if row[field]:
+                row[field] = _number(float(row[field].replace(",", ".")) * 10, 1)
     return fixed
 
 
-def _shuffle(rows: list[list[str]], rng: np.random.Generator) -> list[list[str]]:
-    """Duplicate a few rows (some with a different reading) and swap two blocks out of order."""
+def _shuffle(rows: list[list[str]], rng: np.random.Generator, reread: int) -> list[list[str]]:
+    """Duplicate a few rows (some with a different reading in field ``reread``) and swap two blocks out
+    of order."""
     result = list(rows)
     for index in sorted(
         rng.choice(len(rows), size=max(1, int(DUPLICATE_FRACTION * len(rows))), replace=False), reverse=True
     ):
         duplicate = list(rows[index])
-        if rng.uniform() < 0.5 and duplicate[-1]:
-            duplicate[-1] = _number(float(duplicate[-1].replace(",", ".")) * 1.01, 3)
+        if rng.uniform() < 0.5 and duplicate[reread]:
+            duplicate[reread] = _number(float(duplicate[reread].replace(",", ".")) * 1.01, 3)
         result.insert(int(index) + 1, duplicate)
     if len(result) > 60:
         a, b = sorted(rng.choice(len(result) - 10, size=2, replace=False))

@@ -1,9 +1,13 @@
 """A deterministic stochastic weather generator for the sample region.
 
 Daily region-wide drivers (a wet/dry Markov chain with gamma amounts, AR(1) anomalies of temperature and
-pressure around a seasonal cycle) are modulated in space by smooth fields and elevation, so any point
-can be evaluated on its own and always gets the same value: stations, catchment averages, GRIB grids
-and the truth manifest all see one consistent climate.
+pressure around a seasonal cycle, a diurnal temperature range) are modulated in space by smooth fields
+and elevation, so any point can be evaluated on its own and always gets the same value: stations,
+catchment averages, GRIB grids and the truth manifest all see one consistent climate.
+
+The daily minimum and maximum temperature lie half the day's diurnal range below and above the daily
+mean, so they share its lapse with elevation and ``min <= mean <= max`` holds at every point. The range
+comes from its own random stream: adding it left every earlier variable's values unchanged.
 """
 
 from __future__ import annotations
@@ -16,9 +20,22 @@ import numpy as np
 
 from platform_dev.sample_region.spec import RegionSpec
 
-VARIABLES = ("precipitation_mm", "air_temperature_c", "relative_humidity_pct", "air_pressure_hpa")
+VARIABLES = (
+    "precipitation_mm",
+    "air_temperature_c",
+    "relative_humidity_pct",
+    "air_pressure_hpa",
+    "air_temperature_max_c",
+    "air_temperature_min_c",
+)
 LAPSE_RATE_C_PER_M = -0.0065
 SEA_LEVEL_PRESSURE_HPA = 1013.25
+CLEAR_SKY_RANGE_C = (5.5, 12.0)
+"""Diurnal temperature range of a dry day in mid-winter and mid-summer, as in central Poland."""
+WET_DAY_RANGE_FACTOR = 0.6
+"""Clouds on a wet day damp both the day's warming and the night's cooling."""
+DIURNAL_RANGE_LIMITS_C = (2.0, 16.0)
+"""An overcast day still warms a little; even a dry summer day in the lowlands rarely spans more."""
 
 
 @dataclass(frozen=True)
@@ -30,6 +47,7 @@ class DailyDrivers:
     temperature_anomaly_c: np.ndarray
     pressure_anomaly_hpa: np.ndarray
     pattern_phase: np.ndarray
+    diurnal_range_c: np.ndarray
 
 
 class WeatherGenerator:
@@ -59,6 +77,7 @@ class WeatherGenerator:
             temperature_anomaly_c=_ar1(rng, len(wet), phi=0.75, sigma=2.2),
             pressure_anomaly_hpa=_ar1(rng, len(wet), phi=0.8, sigma=4.0) - 4.0 * wet,
             pattern_phase=rng.uniform(0, 2 * np.pi, size=(len(wet), 2)),
+            diurnal_range_c=_diurnal_range_c(np.random.default_rng([self.spec.seed, 4]), wet, season),
         )
 
     def seasonal_temperature_c(self) -> np.ndarray:
@@ -98,11 +117,14 @@ class WeatherGenerator:
         pressure = (SEA_LEVEL_PRESSURE_HPA + drivers.pressure_anomaly_hpa[:, None]) * np.exp(
             -elevation_m[None, :] / 8434.0
         )
+        half_range = 0.5 * drivers.diurnal_range_c[:, None]
         return {
             "precipitation_mm": precipitation,
             "air_temperature_c": temperature,
             "relative_humidity_pct": humidity,
             "air_pressure_hpa": pressure,
+            "air_temperature_max_c": temperature + half_range,
+            "air_temperature_min_c": temperature - half_range,
         }
 
     def hourly(
@@ -110,8 +132,10 @@ class WeatherGenerator:
     ) -> dict[str, np.ndarray]:
         """True hourly 2 m temperature (K) and precipitation (mm in the hour ending at each time).
 
-        The diurnal cycle peaks at 14 UTC; a day's precipitation falls in a deterministic storm window,
-        so that hourly amounts sum to the daily total.
+        The diurnal cycle peaks at 14 UTC with a fixed 4 °C amplitude (not half of the daily range that
+        :meth:`daily`'s extremes use: the forecast files predate the extremes and stay as they were); a
+        day's precipitation falls in a deterministic storm window, so that hourly amounts sum to the
+        daily total.
         """
         days = times.astype("datetime64[D]")
         index = ((days - self.dates[0]).astype(int)).clip(0, self.spec.days - 1)
@@ -143,6 +167,15 @@ def _markov_wet_days(
         probability = p_wet_after_wet[day] if wet[day - 1] else p_wet_after_dry[day]
         wet[day] = draws[day] < probability
     return wet
+
+
+def _diurnal_range_c(rng: np.random.Generator, wet: np.ndarray, season: np.ndarray) -> np.ndarray:
+    """Daily maximum minus minimum (°C): wide on dry summer days, narrow on wet or winter days, with a
+    persistent cloudiness anomaly (AR(1) in the logarithm) so neighbouring days resemble each other."""
+    winter, summer = CLEAR_SKY_RANGE_C
+    clear_sky = 0.5 * (summer + winter) + 0.5 * (summer - winter) * season
+    cloudiness = np.exp(_ar1(rng, len(wet), phi=0.5, sigma=0.15))
+    return np.clip(clear_sky * np.where(wet, WET_DAY_RANGE_FACTOR, 1.0) * cloudiness, *DIURNAL_RANGE_LIMITS_C)
 
 
 def _ar1(rng: np.random.Generator, length: int, phi: float, sigma: float) -> np.ndarray:

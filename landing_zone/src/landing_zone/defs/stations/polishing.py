@@ -33,17 +33,23 @@ Two tests judge a value by the series' own behaviour rather than by a fixed amou
   without the suspect days. Elevations are not needed, so the station list stays out of polishing; a
   drift lasting more than half of a station's record would be read as its offset.
 
+One test judges values of several variables together: where a station-day's kept values break an order
+of :data:`rules.ORDERED` (minimum <= mean <= maximum temperature), the value in the most broken pairs is
+rejected, or both values of a broken pair when none stands out (test ``consistency``). It runs after
+every per-variable test and the drift correction, on what they kept, and before gap filling, so a
+rejected value can be imputed like any other.
+
 Everything is vectorised polars over (station, variable) windows, and every limit comes from
-:data:`rules.RULES`.
+:data:`rules.RULES` and :data:`rules.ORDERED`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
 import polars as pl
 
-from landing_zone.defs.stations.rules import RULES, VariableRule
+from landing_zone.defs.stations.rules import ORDERED, RULES, VariableRule
 
 MIN_DRIFT_STATIONS = 3
 """A station's drift is judged against the median of the others: it takes three to outvote one."""
@@ -64,14 +70,18 @@ OUTPUT_SCHEMA = pl.Schema(
 )
 
 
-def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.DataFrame:
+def polish(
+    wide: pl.DataFrame,
+    rules: Mapping[str, VariableRule] = RULES,
+    ordered: Sequence[tuple[str, str]] = ORDERED,
+) -> pl.DataFrame:
     """Polish every variable of every station found in ``wide``."""
     variables = [name for name in wide.columns if name in rules]
     regular = _regular_index(_deduplicated(wide, variables), variables)
     # rows are sorted by station and time, so each station is one contiguous run: its run id is the group
     regular = regular.with_columns(gid=pl.col("station").rle_id().set_sorted())
-    frames = [
-        _polish_variable(
+    tested = {
+        name: _tested(
             regular.select(
                 "station",
                 "time",
@@ -85,7 +95,9 @@ def polish(wide: pl.DataFrame, rules: Mapping[str, VariableRule] = RULES) -> pl.
             rules[name],
         )
         for name in variables
-    ]
+    }
+    tested = _reject_disordered(tested, ordered)
+    frames = [_finished(tested[name], rules[name]) for name in variables]
     # ordered by variable, then station and time: the order the groups were processed in
     return pl.concat(frames).select(OUTPUT_SCHEMA.names()).cast(OUTPUT_SCHEMA)
 
@@ -162,12 +174,51 @@ def _regular_index(wide: pl.DataFrame, variables: Iterable[str]) -> pl.DataFrame
     )
 
 
-def _polish_variable(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
+def _tested(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
+    """One variable's own tests: ``test`` names the first failed one, ``kept`` holds the values that
+    passed (drift-corrected)."""
     raw = pl.col("raw_value")
     frame = frame.with_columns(flatline=_flatline(frame, rule))
     frame = frame.with_columns(test=_rejection_test(rule))
     frame = frame.with_columns(kept=pl.when(pl.col("test").is_null()).then(raw))
-    frame = _correct_drift(frame, rule)
+    return _correct_drift(frame, rule)
+
+
+def _reject_disordered(
+    tested: dict[str, pl.DataFrame], ordered: Sequence[tuple[str, str]]
+) -> dict[str, pl.DataFrame]:
+    """Reject the kept values that break an order of ``ordered`` on their station-day (test
+    ``consistency``): the value in the most broken pairs of its day, or every value in a broken pair
+    when none stands out. A maximum spiked below both the mean and the minimum goes alone; a minimum
+    a little above the mean takes the mean with it, since either may be the wrong one.
+
+    Every variable's frame holds the regular index's rows in the same order, so pairs compare row by
+    row; all breaks are counted on the kept values before any is rejected."""
+    breaks: dict[str, pl.Series] = {}
+    for lower, upper in ordered:
+        if lower not in tested or upper not in tested:
+            continue
+        broken = (tested[lower]["kept"] > tested[upper]["kept"]).fill_null(False).cast(pl.UInt8)
+        for name in (lower, upper):
+            breaks[name] = breaks[name] + broken if name in breaks else broken
+    if not breaks:
+        return tested
+    most = pl.DataFrame(breaks).select(pl.max_horizontal(pl.all())).to_series()
+    rejected = {name: (count > 0) & (count == most) for name, count in breaks.items()}
+    return {
+        name: frame.with_columns(
+            test=pl.when(pl.lit(rejected[name])).then(pl.lit("consistency")).otherwise(pl.col("test")),
+            kept=pl.when(pl.lit(rejected[name])).then(None).otherwise(pl.col("kept")),
+        )
+        if name in rejected
+        else frame
+        for name, frame in tested.items()
+    }
+
+
+def _finished(frame: pl.DataFrame, rule: VariableRule) -> pl.DataFrame:
+    """Gap filling, the published ``value`` and its ``flag``."""
+    raw = pl.col("raw_value")
     frame = frame.with_columns(filled=_filled(pl.col("kept"), rule))
     return frame.with_columns(
         value=pl.coalesce("kept", "filled"),

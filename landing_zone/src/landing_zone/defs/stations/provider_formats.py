@@ -102,11 +102,18 @@ METEO_FORMAT = ProviderFormat(
         ProviderColumn(header="Temperatura powietrza", name="air_temperature_c", kind="number", unit="°C"),
         ProviderColumn(header="Wilgotność względna", name="relative_humidity_pct", kind="number", unit="%"),
         ProviderColumn(header="Ciśnienie", name="air_pressure_hpa", kind="number", unit="hPa"),
+        ProviderColumn(
+            header="Temperatura maksymalna", name="air_temperature_max_c", kind="number", unit="°C"
+        ),
+        ProviderColumn(
+            header="Temperatura minimalna", name="air_temperature_min_c", kind="number", unit="°C"
+        ),
     ),
     time_format="%Y-%m-%d",
     time_zone="UTC",
 )
-"""Daily meteorological reports: Windows-1250, decimal commas, UTC days (the row's time is 00:00 UTC)."""
+"""Daily meteorological reports: Windows-1250, decimal commas, UTC days (the row's time is 00:00 UTC).
+The day's mean, maximum and minimum air temperature are three columns (the extremes come last)."""
 
 HYDRO_FORMAT = ProviderFormat(
     name="hydro",

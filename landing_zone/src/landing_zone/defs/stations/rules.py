@@ -22,6 +22,15 @@ the other stations), so one rule fits a lowland and a mountain station, a river 
   remaining difference is smoothed over a centred ``drift_window_days`` window, and where it exceeds
   ``drift_sigmas`` times its own spread at that scale (or the reporting resolution, whichever is larger)
   the station is drifting. See :mod:`.polishing` for the estimators.
+- Order: some variables bound each other on the same day (:data:`ORDERED`: the daily minimum, mean and
+  maximum temperature). Where the values kept by every other test break that order, a value breaking
+  it with more partners than any other is rejected alone (a maximum below both mean and minimum);
+  otherwise neither side of a broken pair can be trusted over the other and both are rejected (test
+  ``consistency``), as in GHCN-Daily's internal consistency checks (Durre et al. 2010, J. Appl.
+  Meteor. Climatol. 49).
+
+The daily maximum and minimum temperature share the mean's range and tests; their spike step is larger
+because they also carry the day-to-day change of the diurnal range (about 1.3 times the mean's change).
 """
 
 from dataclasses import dataclass
@@ -65,6 +74,8 @@ RULES: dict[str, VariableRule] = {
     rule.variable: rule
     for rule in (
         VariableRule("air_temperature_c", "°C", -80.0, 60.0, 8.0, None, 5, (), 61, "linear", 3),
+        VariableRule("air_temperature_max_c", "°C", -80.0, 60.0, 10.0, None, 5, (), 61, "linear", 3),
+        VariableRule("air_temperature_min_c", "°C", -80.0, 60.0, 10.0, None, 5, (), 61, "linear", 3),
         VariableRule("relative_humidity_pct", "%", 0.0, 100.0, 25.0, None, 5, (100.0,), None, "linear", 3),
         VariableRule("air_pressure_hpa", "hPa", 500.0, 1100.0, 12.0, None, 5, (), None, "linear", 3),
         VariableRule("precipitation_mm", "mm", 0.0, 500.0, 60.0, 4.0, None, (0.0,), None, "none", 0),
@@ -88,6 +99,13 @@ RULES: dict[str, VariableRule] = {
         ),
     )
 }
+
+ORDERED: tuple[tuple[str, str], ...] = (
+    ("air_temperature_min_c", "air_temperature_c"),
+    ("air_temperature_c", "air_temperature_max_c"),
+    ("air_temperature_min_c", "air_temperature_max_c"),
+)
+"""Pairs ``(lower, upper)`` of variables where, for one station and day, ``lower <= upper``."""
 
 FLAGS = ("ok", "duplicate", "corrected", "imputed", "missing", "rejected")
 """Every flag a polished value can carry; ``duplicate``: the day had several agreeing readings."""
