@@ -97,7 +97,7 @@ def test_a_rejected_wild_value_never_enters_a_grid(sample_meteo):
 
 def test_a_day_with_too_few_stations_is_marked_and_left_nodata(sample_meteo):
     day = dt.datetime(2019, 7, 20, tzinfo=dt.UTC)
-    thinned = sample_meteo.stations.codes[:2]
+    thinned = sample_meteo.stations.codes[:-1]
     polished = sample_meteo.polished.with_columns(
         flag=pl.when(
             (pl.col("variable") == "air_temperature_c")
@@ -110,8 +110,9 @@ def test_a_day_with_too_few_stations_is_marked_and_left_nodata(sample_meteo):
     days = station_days(
         polished, sample_meteo.stations, VARIABLES["air_temperature_c"], sample_meteo.dates, SETTINGS
     )
-    assert days.valid_stations[19] == 2
+    assert days.valid_stations[19] == 1
     assert days.too_few_stations[19] and days.too_few_stations.sum() == 1
+    assert sorted(days.missing_stations[19]) == sorted(thinned)
     grid = interpolate_rows(days, sample_meteo.stations, sample_meteo.grid, WHOLE, SETTINGS)
     assert np.isnan(grid[19]).all() and np.isfinite(grid[18]).all()
 

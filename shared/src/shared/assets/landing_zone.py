@@ -47,7 +47,8 @@ are. One row per catchment and day: ``catchment_id`` (the reach id), ``catchment
 reach's own catchment, or ``progressive``: everything upstream of its pour point), ``date`` (Date),
 ``area_km2`` (Float64, the catchment's area), ``outlet_id`` (the reach id of its basin's outlet: with
 ``area_km2`` what the basin mass balance is checked by), one
-Float64 column per gridded variable named with its unit (``precipitation_mm``, ``air_temperature_c``, ...),
+Float64 column per gridded variable named with its unit (``precipitation_mm``, ``air_temperature_c``,
+``air_temperature_max_c``, ``air_temperature_min_c``, ``relative_humidity_pct``, ``air_pressure_hpa``),
 ``pet_mm`` (potential evapotranspiration, the formula in the asset's description), and for each variable a
 ``{variable}_valid_fraction`` (0-1: the coverage-weighted share of the catchment's cells with valid input
 that day). Primary key (``catchment_id``, ``catchment_kind``, ``date``); every catchment every day of the

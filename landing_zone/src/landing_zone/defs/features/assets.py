@@ -128,6 +128,7 @@ class DailyGridsConfig(dg.Config):
     op_tags=K8sOpTags.medium(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "parquet", "numpy"},
     description="Daily grids of every polished meteo variable (precipitation_mm, air_temperature_c, "
+    "air_temperature_max_c, air_temperature_min_c, "
     "relative_humidity_pct, air_pressure_hpa) on the region's analysis grid (250 m default, region CRS, "
     "the consolidated DTM's extent). Method: only values flagged ok/duplicate/corrected/imputed; inverse "
     "distance weighting (power 2, stations within 100 km); temperature reduced to sea level with -6.5 C/km "
@@ -135,7 +136,7 @@ class DailyGridsConfig(dg.Config):
     "brought back to each cell's mean DTM elevation. Layout: one COG per variable at "
     "meteo/daily_grids/month=YYYY-MM/region=R/{variable}.tif, float32, nodata -9999, band n = day n, band "
     "description = ISO date, band tags DATE, VALID_STATIONS, TOO_FEW_STATIONS (YES: fewer valid stations "
-    "than the variable's minimum, 3 for temperature, 2 otherwise; the band is all nodata). part.parquet "
+    "than the variable's minimum of 2; the band is all nodata). part.parquet "
     "beside them is the manifest: one row per variable and day with valid stations, lapse rate and value "
     "statistics. Published only when its blocking checks pass.",
 )

@@ -14,8 +14,13 @@ MAX_TOO_FEW_STATIONS_SHARE = 0.1
 gap polishing itself fills in a station series (``fill_limit_days``). A month with more nodata days would
 hand the catchment forcings more holes than any single station series has."""
 
-TEMPERATURE = RULES["air_temperature_c"]
-"""The WMO plausibility range polishing applies to station temperatures; no grid cell may leave it."""
+TEMPERATURES = ("air_temperature_c", "air_temperature_max_c", "air_temperature_min_c")
+"""The daily mean, maximum and minimum: one check covers all three."""
+TEMPERATURE_LIST = ", ".join(f"'{name}'" for name in TEMPERATURES)
+LOWEST_C = min(RULES[name].minimum for name in TEMPERATURES)
+HIGHEST_C = max(RULES[name].maximum for name in TEMPERATURES)
+"""The WMO plausibility range polishing applies to station temperatures (the widest of the three rules);
+no grid cell and no catchment mean may leave it."""
 
 
 def daily_grid_sql_checks() -> list[SqlCheck]:
@@ -40,10 +45,11 @@ def daily_grid_sql_checks() -> list[SqlCheck]:
         SqlCheck(
             name="temperature_within_wmo_bounds",
             blocking=True,
-            description=f"Every cell's temperature within {TEMPERATURE.minimum:g}..{TEMPERATURE.maximum:g} "
-            f"{TEMPERATURE.unit} (WMO-No. 8, as in polishing).",
-            sql="SELECT date, minimum, maximum FROM {table} WHERE variable = 'air_temperature_c' AND "
-            f"(minimum < {TEMPERATURE.minimum} OR maximum > {TEMPERATURE.maximum})",
+            description="Every cell's daily mean, maximum and minimum temperature within "
+            f"{LOWEST_C:g}..{HIGHEST_C:g} °C (WMO-No. 8, as in polishing).",
+            sql="SELECT variable, date, minimum, maximum FROM {table} "
+            f"WHERE variable IN ({TEMPERATURE_LIST}) AND "
+            f"(minimum < {LOWEST_C} OR maximum > {HIGHEST_C})",
         ),
         SqlCheck(
             name="too_few_stations_share",
@@ -84,6 +90,7 @@ def catchment_forcings_sql_checks() -> list[SqlCheck]:
     """Blocking, all of them: the LSTM reads every row, so a hole, a duplicate or an implausible value
     would train it on wrong forcings."""
     fractions = "*COLUMNS('_valid_fraction$')"
+    temperatures = "COLUMNS('^air_temperature(_max|_min)?_c$')"
     return [
         SqlCheck(
             name="forcings_non_empty",
@@ -117,10 +124,11 @@ def catchment_forcings_sql_checks() -> list[SqlCheck]:
         SqlCheck(
             name="forcings_temperature_within_wmo_bounds",
             blocking=True,
-            description=f"Catchment-mean temperature within {TEMPERATURE.minimum:g}..{TEMPERATURE.maximum:g} "
-            f"{TEMPERATURE.unit} (WMO-No. 8, as in polishing).",
-            sql="SELECT catchment_id, catchment_kind, date, air_temperature_c FROM {table} WHERE "
-            f"air_temperature_c < {TEMPERATURE.minimum} OR air_temperature_c > {TEMPERATURE.maximum}",
+            description="Catchment-mean daily mean, maximum and minimum temperature within "
+            f"{LOWEST_C:g}..{HIGHEST_C:g} °C (WMO-No. 8, as in polishing); "
+            "a column the grids did not carry is not checked.",
+            sql=f"SELECT catchment_id, catchment_kind, date, {temperatures} FROM {{table}} WHERE "
+            f"least(*{temperatures}) < {LOWEST_C} OR greatest(*{temperatures}) > {HIGHEST_C}",
         ),
         SqlCheck(
             name="forcings_pet_within_range",

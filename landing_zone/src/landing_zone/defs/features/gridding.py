@@ -9,7 +9,9 @@ Method, per variable and day (``VARIABLES`` says which reduction each variable g
 2. Reduction to a reference height (sea level) with each station's own elevation from the station list
    (not the DTM: a station on a hill narrower than the analysis cell is higher than its cell's mean):
 
-   - temperature: ``T0 = T - rate * z``. ``rate`` is :attr:`GriddingSettings.lapse_rate_c_per_km`
+   - temperature (daily mean, maximum and minimum, each with its own rate: minima have weaker lapse rates
+     than maxima, inversions included): ``T0 = T - rate * z``. ``rate`` is
+     :attr:`GriddingSettings.lapse_rate_c_per_km`
      (-6.5 °C/km, the ICAO standard atmosphere) unless the day has at least ``lapse_fit_min_stations``
      valid stations spanning at least ``lapse_fit_min_span_m`` of elevation: then it is that day's
      least-squares slope of temperature on elevation. Below that span a day's station noise (about 0.5 °C)
@@ -27,9 +29,11 @@ Method, per variable and day (``VARIABLES`` says which reduction each variable g
 4. Back to each cell's elevation (the consolidated DTM averaged onto the grid): ``T = T0 + rate * z``,
    ``p = p0 * exp(-z / H)``. Cells without elevation are nodata for the reduced variables.
 
-A day with fewer valid stations than the variable's ``min_stations`` (3 for temperature, whose reduction
-needs more support, 2 otherwise) is not guessed: its band is all nodata and it is marked ``too_few_stations``,
-with its valid-station count, in the band's metadata and the manifest.
+A day with fewer valid stations than the variable's ``min_stations`` (2 for every variable: one station
+alone gives a constant field, two are the least from which IDW shows any spatial structure; temperature
+needs no more, since below ``lapse_fit_min_stations`` its reduction uses the standard rate, not a fit) is
+not guessed: its band is all nodata and it is marked ``too_few_stations``, with its valid-station count and
+the stations missing that day, in the band's metadata and the manifest.
 
 Everything is numpy over (days x cells): one month of one variable and one block of grid rows at a time
 (:func:`interpolate_rows`), so memory is bounded by the block, not the region or the record.
@@ -66,7 +70,9 @@ VARIABLES: dict[str, VariableMethod] = {
     method.variable: method
     for method in (
         VariableMethod("precipitation_mm", "none", 2),
-        VariableMethod("air_temperature_c", "lapse_rate", 3),
+        VariableMethod("air_temperature_c", "lapse_rate", 2),
+        VariableMethod("air_temperature_max_c", "lapse_rate", 2),
+        VariableMethod("air_temperature_min_c", "lapse_rate", 2),
         VariableMethod("relative_humidity_pct", "none", 2),
         VariableMethod("air_pressure_hpa", "barometric", 2),
     )
