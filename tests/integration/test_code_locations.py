@@ -15,7 +15,9 @@ from shared.resources.storage import StorageResource
 
 REPO = Path(__file__).resolve().parents[2]
 # What only a step needs: loading a location (every webserver, daemon and run worker does) must not pay
-# for it. DuckDB and urllib3 are on the list since issue 12's import budget (benchmarks/imports.py).
+# for it. DuckDB and urllib3 are on the list since issue 12's import budget (benchmarks/imports.py), and
+# for the same budget jinja2 (Dagster renders component attributes with it, see
+# landing_zone.component_attributes), numpy.ma and urllib.request (with http.client and email).
 HEAVY_MODULES = (
     "torch",
     "neuralhydrology",
@@ -26,6 +28,9 @@ HEAVY_MODULES = (
     "shapely",
     "duckdb",
     "urllib3",
+    "jinja2",
+    "numpy.ma",
+    "urllib.request",
 )
 
 IMPORT_PROBE = """

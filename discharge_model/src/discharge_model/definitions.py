@@ -1,14 +1,19 @@
 """The ``discharge_model`` code location: one definitions root, assets from ``defs/`` per domain.
 
 Only light modules are imported here; rasterio and (later) torch load inside the asset functions.
+Everything after ``import dagster`` loads under :func:`shared.loading.frozen_load`: the garbage collector
+would otherwise spend a good part of the load traversing objects that all stay alive.
 """
 
 from dagster import Definitions
 
-from discharge_model.defs.model_inputs.definitions import model_input_definitions
-from shared.resources.platform import platform_executor, platform_resources
+from shared.loading import frozen_load
 
-defs = Definitions.merge(
-    model_input_definitions(),
-    Definitions(resources=platform_resources(), executor=platform_executor()),
-)
+with frozen_load():
+    from discharge_model.defs.model_inputs.definitions import model_input_definitions
+    from shared.resources.platform import platform_executor, platform_resources
+
+    defs = Definitions.merge(
+        model_input_definitions(),
+        Definitions(resources=platform_resources(), executor=platform_executor()),
+    )

@@ -12,23 +12,29 @@ the asset functions.
 The tree is built at the defs folder, not at its root: the root adds a JSON catalogue of Dagster's own
 component types (for the UI's component docs), which costs about 0.35 s of pydantic schema generation
 at every load of the location (every run worker and step pod) and describes nothing of ours.
+
+Everything after ``import dagster`` loads under :func:`shared.loading.frozen_load`: the garbage collector
+would otherwise spend about a quarter of the load traversing objects that all stay alive.
 """
 
 from pathlib import Path
 
 import dagster as dg
 
-import landing_zone.defs as defs_folder
-from landing_zone.resources.sources import SourcesResource
-from shared.resources.platform import platform_executor, platform_resources
+from shared.loading import frozen_load
 
-component_tree = dg.ComponentTree.from_module(defs_module=defs_folder, project_root=Path(__file__).parent)
+with frozen_load():
+    import landing_zone.defs as defs_folder
+    from landing_zone.resources.sources import SourcesResource
+    from shared.resources.platform import platform_executor, platform_resources
 
-defs = dg.Definitions.merge(
-    component_tree.build_defs(component_tree.defs_module_path),
-    dg.Definitions(
-        resources={**platform_resources(), "sources": SourcesResource.from_environment()},
-        executor=platform_executor(),
-        component_tree=component_tree,
-    ),
-)
+    component_tree = dg.ComponentTree.from_module(defs_module=defs_folder, project_root=Path(__file__).parent)
+
+    defs = dg.Definitions.merge(
+        component_tree.build_defs(component_tree.defs_module_path),
+        dg.Definitions(
+            resources={**platform_resources(), "sources": SourcesResource.from_environment()},
+            executor=platform_executor(),
+            component_tree=component_tree,
+        ),
+    )

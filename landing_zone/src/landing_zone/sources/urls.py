@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
-from urllib.request import url2pathname
 
 
 def redact_url(url: str) -> str:
@@ -54,6 +53,10 @@ def local_path(url: str) -> Path:
     if parts.scheme.lower() == "file":
         if parts.netloc not in ("", "localhost"):
             raise ValueError(f"{redact_url(url)}: file URLs naming another host are not supported")
+        # Imported here: urllib.request brings http.client and email (about 10 ms) to every load of
+        # the code location, which reads no file URL.
+        from urllib.request import url2pathname
+
         return Path(url2pathname(parts.path))
     return Path(url)
 

@@ -157,7 +157,9 @@ class TileIndexEntry(BaseModel):
     relies on the file itself). ``bbox`` is (west, south, east, north) in that CRS.
     """
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # defer_build: the validator is built on the first parse, in a step, not at every load of the code
+    # location (which imports this module but reads no index); it is the costliest model there.
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     tile_id: NonEmpty
     map_sheet: NonEmpty

@@ -7,9 +7,12 @@ The assets are built in :mod:`.assets`, their checks in :mod:`.checks`; the comp
 (readers, conversion, mosaic, retirement) lives in the plain modules beside them.
 """
 
+from typing import Annotated
+
 import dagster as dg
 from pydantic import Field
 
+from landing_zone.component_attributes import PLAIN_NAME
 from landing_zone.defs.elevation import assets, sensors
 from landing_zone.defs.elevation.keys import elevation_key
 from shared.assets.landing_zone import REGIONS
@@ -19,7 +22,9 @@ from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB
 class ElevationPipeline(dg.Component, dg.Model, dg.Resolvable):
     """Index, raw tiles, converted COG tiles and the consolidated COG of one elevation product."""
 
-    product: str = Field(description="dtm or dsm: names the asset keys and the index URL.")
+    product: Annotated[str, PLAIN_NAME] = Field(
+        description="dtm or dsm: names the asset keys and the index URL."
+    )
     crs: str = Field(default="EPSG:2180", description="CRS of converted and consolidated rasters.")
     cell_size: float = Field(default=2.0, description="Cell size in metres of converted rasters.")
     fill_distance_cells: int = Field(default=100, description="Nodata gaps up to this distance are filled.")

@@ -9,9 +9,12 @@ built in :mod:`.assets`, the sensor in :mod:`.sensors`; listing, raw layer, plan
 are plain modules beside them.
 """
 
+from typing import Annotated
+
 import dagster as dg
 from pydantic import Field
 
+from landing_zone.component_attributes import PLAIN_NAME
 from landing_zone.defs.stations import assets, sensors
 from landing_zone.defs.stations.keys import station_key
 from landing_zone.defs.stations.provider_formats import Network
@@ -23,7 +26,7 @@ from shared.resources.storage import StorageResource
 class StationNetwork(dg.Component, dg.Model, dg.Resolvable):
     """Sync plan, station list, raw observations, polished series and the sync sensor of one network."""
 
-    network: Network = Field(
+    network: Annotated[Network, PLAIN_NAME] = Field(
         description="meteo or hydro: names the asset keys, the source URL and the format."
     )
 
