@@ -84,14 +84,18 @@ def _download_sdist(sdist: Path) -> None:
 
 
 def _pip() -> list[str]:
-    """pip of this interpreter when it has one (uv's venvs do not), else the system's."""
-    has_pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True).returncode == 0
-    if has_pip:
-        return [sys.executable, "-m", "pip"]
-    system = shutil.which("python3") or shutil.which("python")
-    if system is None:
-        raise RuntimeError("no Python with pip found to download the real-DEM sdist")
-    return [system, "-m", "pip"]
+    """pip of the first interpreter that has one: this one (uv's venvs have none), the Python this venv
+    was made from, then whatever ``python3`` is on PATH (an activated venv may put one without pip first)."""
+    candidates = [
+        sys.executable,
+        str(Path(sys.base_prefix) / "bin" / "python3"),
+        shutil.which("python3"),
+        shutil.which("python"),
+    ]
+    for candidate in dict.fromkeys(name for name in candidates if name):
+        if subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True).returncode == 0:
+            return [candidate, "-m", "pip"]
+    raise RuntimeError(f"no Python with pip found to download the real-DEM sdist (tried {candidates})")
 
 
 def _sha256(path: Path) -> str:
