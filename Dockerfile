@@ -37,6 +37,8 @@ RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --package landing-zone --no-editable
 
 FROM builder AS build-discharge-model
+# torch as locked: the CUDA build for the GPU node pool, with its nvidia-* and triton wheels (several GB).
+# Local machines put the CPU wheel in its place (Makefile, README "PyTorch"); the image never does.
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --locked --no-dev --package discharge-model --no-install-workspace
 COPY shared/src shared/src

@@ -1,5 +1,5 @@
 # Every target bootstraps what it needs: uv (installed with pip when missing), then the locked
-# environment in .venv. Needs only Python 3.11 and the package registries.
+# environment in .venv. Needs only Python 3.11 (python3, which also reads uv.lock) and the package registries.
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -8,9 +8,17 @@ VENV := .venv
 BIN := $(VENV)/bin
 export DAGSTER_HOME ?= $(CURDIR)/.dagster
 export UV_PYTHON_DOWNLOADS := never
-# uv ignores pip's configuration: reuse pip's local wheel folder (the CPU build of torch) when set.
-ifdef PIP_FIND_LINKS
-export UV_FIND_LINKS ?= $(PIP_FIND_LINKS)
+# uv.lock holds torch's CUDA build from the registry. Where pip's wheel folder holds the CPU wheel of the
+# locked torch (devtools/local_torch.py finds it), the sync skips torch and the CUDA-only packages and that
+# wheel is installed instead: no multi-GB download. Elsewhere the locked build. uv never sees a local folder
+# (a lock resolved with one records its path). README, "PyTorch: the CUDA build in the lock, ...".
+unexport UV_FIND_LINKS
+LOCAL_TORCH := $(PYTHON) devtools/local_torch.py
+TORCH_CPU_WHEEL := $(shell $(LOCAL_TORCH) wheel)
+SYNC := $(UV) sync --locked --python 3.11
+ifneq ($(TORCH_CPU_WHEEL),)
+# --inexact: keep the CPU torch this sync did not install (an exact sync would uninstall it each time)
+SYNC += --inexact $(shell $(LOCAL_TORCH) skip-args)
 endif
 
 .PHONY: help env demo test dev bench lint typecheck clean
@@ -18,13 +26,16 @@ endif
 help:
 	@echo "make demo | make test | make dev | make bench | make lint | make typecheck"
 
-env: $(VENV)/.synced
-
-$(VENV)/.synced: pyproject.toml uv.lock shared/pyproject.toml landing_zone/pyproject.toml discharge_model/pyproject.toml \
-		devtools/pyproject.toml
+# Runs every time (a few seconds when nothing changed), so it also repairs an environment that a plain
+# `uv sync` or `uv run` switched to the CUDA build.
+env:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
-	$(UV) sync --locked --python 3.11
-	@touch $@
+	$(SYNC)
+ifneq ($(TORCH_CPU_WHEEL),)
+	@leftovers="$$($(LOCAL_TORCH) leftovers $(VENV))"; \
+		if [ -n "$$leftovers" ]; then $(UV) pip uninstall --python $(BIN)/python $$leftovers; fi
+	$(UV) pip install --python $(BIN)/python --no-deps $(TORCH_CPU_WHEEL)
+endif
 
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p $(DAGSTER_HOME)
@@ -48,7 +59,7 @@ dev: env $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1
 
 bench: env
-	$(UV) sync --locked --python 3.11 --group bench
+	$(SYNC) --group bench
 	@for script in benchmarks/[!_]*.py; do \
 		name=$$(basename $$script .py); \
 		[ "$$name" = harness ] && continue; \

@@ -117,8 +117,11 @@ def test_each_image_environment_holds_only_its_own_stack():
     assert {"discharge-model", "shared"} <= discharge and "landing-zone" not in discharge
     for runtime in ("dagster-k8s", "dagster-postgres"):  # run and step pods load the chart's instance
         assert runtime in landing and runtime in discharge, runtime
-    for geo_only in ("pyflwdir", "numba", "cfgrib", "eccodes", "pystac", "pyogrio"):
+    # (numba is on both sides: neuralhydrology requires it too)
+    for geo_only in ("pyflwdir", "cfgrib", "eccodes", "pystac", "pyogrio"):
         assert geo_only in landing and geo_only not in discharge, geo_only
+    for torch_only in ("torch", "neuralhydrology"):
+        assert torch_only in discharge and torch_only not in landing, torch_only
     for dev_tool in ("pytest", "mypy", "ruff", "kubernetes-validate"):
         assert dev_tool not in landing | discharge, f"{dev_tool} would ship in an image"
 

@@ -74,7 +74,10 @@ def test_discharge_model_imports_without_heavy_modules():
     probe = probe_import("discharge_model.definitions")
     assert probe["heavy"] == []
     assert probe["rss_mb"] < 300
-    assert probe["assets"] == 3  # two own assets and the landing-zone DTM it reads
+    # model inputs: two own assets and the landing-zone DTM they read; training data: gauge_catchments,
+    # training_data and the eight landing-zone assets they read (station list, polished discharge, three
+    # catchment layers, forcings, attributes, climatic indices); the LSTM and its evaluation
+    assert probe["assets"] == (2 + 1) + (2 + 8) + 2
 
 
 def test_workspace_definitions_validate(tmp_path):

@@ -10,10 +10,14 @@ from dagster import Definitions
 from shared.loading import frozen_load
 
 with frozen_load():
+    from discharge_model.defs.lstm.definitions import lstm_definitions
     from discharge_model.defs.model_inputs.definitions import model_input_definitions
+    from discharge_model.defs.training_data.definitions import training_data_definitions
     from shared.resources.platform import platform_executor, platform_resources
 
     defs = Definitions.merge(
         model_input_definitions(),
+        training_data_definitions(),
+        lstm_definitions(),
         Definitions(resources=platform_resources(), executor=platform_executor()),
     )

@@ -66,3 +66,8 @@ period in the metadata (Parquet): ``catchment_id``, ``p_mean`` (mm/day), ``pet_m
 (C), ``aridity`` (pet_mean / p_mean), ``p_seasonality``, ``frac_snow``, ``high_prec_freq`` (days/yr),
 ``high_prec_dur`` (days), ``low_prec_freq`` (days/yr), ``low_prec_dur`` (days). Primary key
 ``catchment_id``."""
+
+HYDRO_STATIONS = AssetKey(["hydro", "stations"])
+"""The hydro provider's station list (Parquet, unpartitioned): ``code`` (the gauge code of the polished
+series' ``station``), ``name``, ``river``, ``lon``, ``lat`` (WGS84 degrees), ``elevation_m``. The discharge
+model matches these gauges to progressive catchments; the list carries no catchment area."""

@@ -1,0 +1,25 @@
+"""When the discharge model's assets bring themselves up to date: a declarative automation condition,
+evaluated by Dagster's automation daemon (the ``default_automation_condition_sensor``), not a polling loop.
+
+:data:`WHEN_UPSTREAM_PASSED` requests a partition when any asset it depends on has a new materialisation
+(or is requested in the same tick) and every *blocking* check of every asset it depends on passed on that
+asset's latest materialisation. The upstream assets of ``training_data`` and ``gauge_catchments`` belong
+to the other code location (``landing_zone``: catchment forcings, attributes, climatic indices, polished
+discharge, the station list and catchment layers); discharge_model declares them as external
+``AssetSpec`` s by registry key, and in the deployed workspace Dagster joins them with landing_zone's
+definitions, checks included, so a landing-zone check that fails holds back the training data, and with it
+the model and its evaluation, until a corrected upstream passes. One landing-zone change then flows down:
+the dataset is rebuilt, the LSTM retrained, the new model evaluated, in one run when they are requested on
+the same tick (a dependency requested on the tick counts as updated and as passing its checks; if its
+check fails in that run, Dagster's run machinery stops the steps below it).
+
+The condition is Dagster's ``eager()`` (also: request a partition that is newly missing, wait while a
+dependency is missing or in progress) with ``all_deps_blocking_checks_passed()`` added.
+"""
+
+import dagster as dg
+
+WHEN_UPSTREAM_PASSED = (
+    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
+).with_label("upstream updated and its blocking checks passed")
+"""Attached to gauge_catchments, training_data, lstm and evaluation (see the module docstring)."""
