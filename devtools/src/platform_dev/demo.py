@@ -6,9 +6,7 @@ materialised, tick after tick until they request nothing; then each region is co
 in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them. Catchments follow elevation (both
 conditioning strategies), then the station networks, then the catchment features: the meteo month sensor
 registers the months of the polished series, every month x region of daily grids is gridded, then each
-region's catchment forcings, attributes and climatic indices. Last, the discharge model of each region:
-gauges matched to catchments, the training dataset, a small LSTM trained on the platform's own features
-(the versioned ``lstm.yml``; minutes on two cores) and its evaluation against the climatology baseline.
+region's catchment forcings, attributes and climatic indices.
 """
 
 from __future__ import annotations
@@ -28,12 +26,6 @@ from landing_zone.defs.catchments.keys import (
 from landing_zone.defs.elevation.keys import elevation_key
 from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
 from landing_zone.defs.stations.keys import station_key
-from shared.assets.discharge_model import (
-    GAUGE_CATCHMENTS,
-    LSTM_MODEL,
-    MODEL_EVALUATION,
-    TRAINING_DATA,
-)
 from shared.assets.landing_zone import (
     CATCHMENT_ATTRIBUTES,
     CATCHMENT_FORCINGS,
@@ -155,18 +147,7 @@ def run_features(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
         materialize_selection(defs, instance, [CLIMATIC_INDICES], region)
 
 
-def run_discharge_model(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
-    """Per region, in lineage order: gauge catchments, training data, the LSTM, its evaluation (each
-    stage's blocking checks stop the chain there)."""
-    for region in REGIONS.get_partition_keys():
-        for key in (GAUGE_CATCHMENTS, TRAINING_DATA, LSTM_MODEL, MODEL_EVALUATION):
-            materialize_selection(defs, instance, [key], region)
-
-
 def main() -> None:
-    # discharge_model comes with the workspace root's environment, not as a dependency of this member:
-    # torch belongs to discharge_model alone (tests/deployment/test_torch_dependencies.py)
-    from discharge_model.definitions import defs as discharge_model_defs
     from landing_zone.definitions import defs
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
@@ -176,7 +157,6 @@ def main() -> None:
     run_catchments(defs, instance)
     run_stations(defs, instance)
     run_features(defs, instance)
-    run_discharge_model(discharge_model_defs, instance)
 
 
 if __name__ == "__main__":
