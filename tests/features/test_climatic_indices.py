@@ -16,7 +16,7 @@ from landing_zone.defs.features.climatic_indices import (
     climatic_indices,
     reference_period,
 )
-from tests.support.drb import drb_folder
+from platform_dev.drb import pywatershed_drb_folder as drb_folder
 
 HRUS = 40
 """HRUs of the basin taken (every 19th of 765): enough spread of elevation and latitude."""

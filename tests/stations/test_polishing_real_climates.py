@@ -14,7 +14,7 @@ import pytest
 import xarray as xr
 
 from landing_zone.defs.stations.polishing import polish
-from tests.support.drb import drb_folder
+from platform_dev.drb import pywatershed_drb_folder as drb_folder
 
 CUBIC_FOOT_M3 = 0.3048**3
 NETWORK_SIZE = 8
