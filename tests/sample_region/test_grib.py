@@ -1,6 +1,8 @@
-"""GRIB2 forecast runs: readable by name in cfgrib and in GDAL, and close to the weather generator's truth."""
+"""GRIB2 forecast runs: readable by name in cfgrib and in GDAL, close to the weather generator's truth, two
+months of them at the end of the record with the planted faults the manifest records."""
 
 import datetime as dt
+import itertools
 import re
 from pathlib import Path
 
@@ -11,19 +13,28 @@ import xarray as xr
 from pyproj import Transformer
 
 from platform_dev.sample_region.grib import (
+    CLEAN_DAYS,
     GRID_STEP_DEG,
+    LATE_DELAY_H,
     MARGIN_DEG,
     MODEL_OROGRAPHY_M,
+    PUBLICATION_DELAY_H,
+    RUN_DAYS,
+    RUN_HOURS,
     STEPS_H,
     default_run_times,
     forecast_path,
+    forecast_truth,
+    plant_faults,
     write_forecast_runs,
+    write_forecasts,
 )
 from platform_dev.sample_region.spec import CRS, RegionSpec
 from platform_dev.sample_region.weather import WeatherGenerator
 
 # It rains in the last days of this seed's record, so the precipitation checks are not vacuous.
 SEED = 4
+PACKING_TOLERANCE = 1e-5  # 24-bit packing of values rounded to 0.01 (see grib.DECIMAL_SCALE)
 
 
 @pytest.fixture(scope="module")
@@ -32,11 +43,17 @@ def spec() -> RegionSpec:
 
 
 @pytest.fixture(scope="module")
-def runs(spec: RegionSpec, tmp_path_factory: pytest.TempPathFactory) -> dict[dt.datetime, Path]:
-    times = default_run_times(spec)
-    return dict(
-        zip(times, write_forecast_runs(spec, tmp_path_factory.mktemp("forecasts"), times), strict=True)
-    )
+def source(spec: RegionSpec, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The region folder holding ``forecasts/`` and the manifest entry, as the region build writes them."""
+    out = tmp_path_factory.mktemp("region")
+    return out, write_forecasts(spec, out)
+
+
+@pytest.fixture(scope="module")
+def runs(spec: RegionSpec, source: tuple[Path, dict]) -> dict[dt.datetime, Path]:
+    """The runs of the record's last days, which no fault touches: decoded in depth."""
+    out, _ = source
+    return {run: forecast_path(out / "forecasts", run) for run in default_run_times(spec, CLEAN_DAYS)}
 
 
 def open_cfgrib(path: Path, short_name: str) -> xr.Dataset:
@@ -46,16 +63,55 @@ def open_cfgrib(path: Path, short_name: str) -> xr.Dataset:
     )
 
 
-def test_default_runs_are_the_four_daily_runs_of_the_last_three_days(spec, runs):
-    times = list(runs)
-    assert len(times) == 12
-    assert [t.hour for t in times] == [0, 6, 12, 18] * 3
-    assert times[-1].date() == spec.end and times[0].date() == spec.end - dt.timedelta(days=2)
-    for time, path in runs.items():
-        assert path == forecast_path(path.parents[2], time)
-        assert (
-            path.relative_to(path.parents[2]).as_posix() == f"{time:%Y%m%d/%H}/forecast_{time:%Y%m%d%H}.grib2"
-        )
+def read_messages(path: Path) -> tuple[list[tuple[str, int, np.ndarray, int]], Exception | None]:
+    """Every whole message as ``(shortName, step, values, length)``, and the error that stopped reading.
+
+    ecCodes is imported here, not at module level: its wheel preloads its own PROJ into the global symbol
+    scope, and a GDAL or pyproj loaded after it in the same test worker resolves against that PROJ and
+    crashes (seen as a segfault in pyogrio's /vsis3/ read of a later test)."""
+    import eccodes
+
+    messages = []
+    with path.open("rb") as source:
+        while True:
+            try:
+                handle = eccodes.codes_grib_new_from_file(source)
+            except eccodes.GribInternalError as error:
+                return messages, error
+            if handle is None:
+                return messages, None
+            try:
+                messages.append(
+                    (
+                        eccodes.codes_get(handle, "shortName"),
+                        eccodes.codes_get(handle, "endStep"),
+                        eccodes.codes_get_values(handle),
+                        eccodes.codes_get_message_size(handle),
+                    )
+                )
+            finally:
+                eccodes.codes_release(handle)
+
+
+def fields(messages: list[tuple[str, int, np.ndarray, int]], short_name: str) -> tuple[list[int], np.ndarray]:
+    """One parameter's steps and values ``(steps, points)``."""
+    chosen = [(step, values) for name, step, values, _ in messages if name == short_name]
+    return [step for step, _ in chosen], np.array([values for _, values in chosen])
+
+
+def test_the_source_holds_four_runs_a_day_for_the_last_sixty_days(spec, source):
+    out, entry = source
+    times = default_run_times(spec)
+    assert RUN_DAYS >= 60 and len(times) == 4 * RUN_DAYS
+    assert [t.hour for t in times] == list(RUN_HOURS) * RUN_DAYS
+    assert times[-1].date() == spec.end and times[0].date() == spec.end - dt.timedelta(days=RUN_DAYS - 1)
+    assert all(b - a == dt.timedelta(hours=6) for a, b in itertools.pairwise(times))
+    assert entry["files"] == [forecast_path(Path("forecasts"), t).as_posix() for t in times]
+    assert entry["files"][-1] == f"forecasts/{spec.end:%Y%m%d}/18/forecast_{spec.end:%Y%m%d}18.grib2"
+    on_disk = sorted(p.relative_to(out).as_posix() for p in (out / "forecasts").rglob("*") if p.is_file())
+    assert on_disk == sorted(entry["files"])
+    assert entry["run_hours"] == list(RUN_HOURS) and entry["steps_h"] == list(STEPS_H)
+    assert entry["publication_delay_h"] == PUBLICATION_DELAY_H
 
 
 def test_cfgrib_reads_both_parameters_by_name(spec, runs):
@@ -74,7 +130,7 @@ def test_cfgrib_reads_both_parameters_by_name(spec, runs):
             t2m, tp = temperature.t2m.values, precipitation.tp.values
         assert np.all((t2m > 240) & (t2m < 310))
         assert np.all(tp[0] == 0) and np.all(tp >= 0) and np.all(tp < 200)
-        assert np.all(np.diff(tp, axis=0) >= 0), "accumulations never decrease"
+        assert np.all(np.diff(tp, axis=0) >= -PACKING_TOLERANCE), "accumulations never decrease"
         wettest = max(wettest, float(tp[-1].max()))
     assert wettest > 1.0
 
@@ -132,13 +188,143 @@ def test_forecasts_start_near_the_truth_and_drift_with_lead_time(spec, runs):
     assert rmse[-1] < 10.0
 
 
-def test_same_seed_gives_byte_identical_files(spec, runs, tmp_path):
-    times = list(runs)[:2]
-    again = write_forecast_runs(spec, tmp_path / "again", times)
-    other = write_forecast_runs(RegionSpec.for_size("small", SEED + 1), tmp_path / "other", times)
-    for time, path, other_path in zip(times, again, other, strict=True):
-        assert path.read_bytes() == runs[time].read_bytes()
-        assert other_path.read_bytes() != path.read_bytes()
+def test_every_run_is_whole_but_the_truncated_one_and_the_one_missing_a_lead_time(source):
+    out, entry = source
+    (truncated,), (gap,) = entry["truncated_runs"], entry["missing_steps"]
+    for name in entry["files"]:
+        if name == truncated["file"]:
+            continue
+        messages, error = read_messages(out / name)
+        assert error is None, name
+        expected = [s for s in STEPS_H if name != gap["file"] or s != gap["step_h"]]
+        for short_name in ("2t", "tp"):
+            assert fields(messages, short_name)[0] == expected, (name, short_name)
+        _, tp = fields(messages, "tp")
+        assert np.all(tp >= 0) and np.all(np.diff(tp, axis=0) >= -PACKING_TOLERANCE), name
+    assert len(expected) == len(STEPS_H), "the last file read is whole"
+
+
+def test_the_truncated_run_stops_inside_a_message(spec, source, tmp_path):
+    out, entry = source
+    (truncated,) = entry["truncated_runs"]
+    run = dt.datetime.fromisoformat(truncated["run"])
+    published = (out / truncated["file"]).read_bytes()
+    whole = write_forecast_runs(spec, tmp_path, [run])[0].read_bytes()
+    assert len(published) == truncated["size_bytes"] and whole.startswith(published)
+    messages, error = read_messages(out / truncated["file"])
+    assert type(error).__name__ == "PrematureEndOfFileError"
+    assert len(messages) == truncated["complete_messages"] > 0
+    whole_messages, _ = read_messages(tmp_path / Path(truncated["file"]).relative_to("forecasts"))
+    lengths = np.cumsum([length for *_, length in whole_messages])
+    k = truncated["complete_messages"]
+    assert lengths[k - 1] < len(published) < lengths[k], "the cut falls inside the next message"
+    for (name, step, values, _), (whole_name, whole_step, whole_values, _) in zip(
+        messages, whole_messages, strict=False
+    ):
+        assert (name, step) == (whole_name, whole_step) and np.array_equal(values, whole_values)
+
+
+def test_the_run_missing_a_lead_time_lacks_both_parameters_of_that_step_only(spec, source, tmp_path):
+    out, entry = source
+    (gap,) = entry["missing_steps"]
+    assert gap["step_h"] in STEPS_H[1:-1]
+    run = dt.datetime.fromisoformat(gap["run"])
+    messages, _ = read_messages(out / gap["file"])
+    whole, _ = read_messages(write_forecast_runs(spec, tmp_path, [run])[0])
+    kept = [m for m in whole if m[1] != gap["step_h"]]
+    assert len(messages) == len(whole) - 2 == len(kept)
+    for (name, step, values, _), (kept_name, kept_step, kept_values, _) in zip(messages, kept, strict=True):
+        assert (name, step) == (kept_name, kept_step) and np.array_equal(values, kept_values)
+
+
+def test_the_late_run_appears_after_the_next_run_and_every_file_is_stamped_with_its_publication(
+    spec, source, tmp_path
+):
+    out, entry = source
+    (late,) = entry["late_runs"]
+    run = dt.datetime.fromisoformat(late["run"])
+    due, published = (
+        dt.datetime.fromisoformat(late["due_at"]),
+        dt.datetime.fromisoformat(late["published_at"]),
+    )
+    assert due == run + dt.timedelta(hours=PUBLICATION_DELAY_H)
+    assert published == run + dt.timedelta(hours=LATE_DELAY_H)
+    next_due, after_next_due = (due + dt.timedelta(hours=hours) for hours in (6, 12))
+    assert next_due < published < after_next_due
+    assert (out / late["file"]).read_bytes() == write_forecast_runs(spec, tmp_path, [run])[0].read_bytes()
+    for name, time in zip(entry["files"], default_run_times(spec), strict=True):
+        expected = published if name == late["file"] else time + dt.timedelta(hours=PUBLICATION_DELAY_H)
+        assert (out / name).stat().st_mtime == expected.timestamp(), name
+
+
+def test_the_faults_are_three_runs_before_the_clean_days(spec, source):
+    _, entry = source
+    faulty = [e["run"] for key in ("truncated_runs", "missing_steps", "late_runs") for e in entry[key]]
+    assert len(set(faulty)) == 3
+    for key in ("truncated_runs", "missing_steps", "late_runs"):
+        for fault in entry[key]:
+            run = dt.datetime.fromisoformat(fault["run"])
+            assert fault["file"] == forecast_path(Path("forecasts"), run).as_posix() in entry["files"]
+            assert run.date() <= spec.end - dt.timedelta(days=CLEAN_DAYS)
+    with pytest.raises(ValueError, match="three faulty forecast runs need three runs"):
+        plant_faults(spec, default_run_times(spec, CLEAN_DAYS))
+
+
+def test_forecast_truth_is_what_the_files_hold_with_precipitation_per_step(spec, source):
+    out, entry = source
+    (gap,) = entry["missing_steps"]
+    wettest = max(
+        entry["files"][-4 * CLEAN_DAYS :],
+        key=lambda name: fields(read_messages(out / name)[0], "tp")[1].max(),
+    )
+    runs = dict(zip(entry["files"], default_run_times(spec), strict=True))
+    for name in (wettest, gap["file"]):
+        truth = forecast_truth(spec, runs[name])
+        messages, _ = read_messages(out / name)
+        steps, temperature = fields(messages, "2t")
+        _, accumulated = fields(messages, "tp")
+        index = [STEPS_H.index(step) for step in steps]
+        assert truth.temperature_k.shape == (len(STEPS_H), *truth.grid.shape)
+        assert list(truth.valid_times) == [
+            np.datetime64(runs[name].replace(tzinfo=None), "h") + np.timedelta64(step, "h")
+            for step in STEPS_H
+        ]
+        flat = truth.temperature_k.reshape(len(STEPS_H), -1)
+        assert np.abs(flat[index] - temperature).max() < PACKING_TOLERANCE
+        per_step = truth.precipitation_mm.reshape(len(STEPS_H), -1)
+        assert np.all(per_step >= 0) and np.all(per_step[0] == 0)
+        assert np.abs(np.cumsum(per_step, axis=0)[index] - accumulated).max() < PACKING_TOLERANCE
+        if name == wettest:
+            assert per_step.sum(axis=0).max() > 1.0, "a wet run, so the comparison is not vacuous"
+
+
+def test_same_seed_gives_the_same_source_and_a_run_depends_only_on_seed_and_time(spec, source, tmp_path):
+    out, entry = source
+    again = write_forecasts(spec, tmp_path / "again")
+    assert again == entry
+    for name in entry["files"]:
+        assert (tmp_path / "again" / name).read_bytes() == (out / name).read_bytes(), name
+    write_forecasts(RegionSpec.for_size("small", SEED + 1), tmp_path / "other")
+    assert all(
+        (tmp_path / "other" / name).read_bytes() != (out / name).read_bytes() for name in entry["files"][-4:]
+    )
+    shorter = write_forecasts(spec, tmp_path / "shorter", days=CLEAN_DAYS + 2)
+    broken = {
+        e["file"]
+        for manifest in (entry, shorter)
+        for key in ("truncated_runs", "missing_steps")
+        for e in manifest[key]
+    }
+    common = [name for name in shorter["files"] if name not in broken]
+    assert len(common) >= 4 * CLEAN_DAYS
+    for name in common:
+        assert (tmp_path / "shorter" / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_the_newest_runs_are_whole_and_as_written_without_faults(spec, runs, tmp_path):
+    clean = write_forecast_runs(spec, tmp_path, list(runs))
+    for (run, path), written in zip(runs.items(), clean, strict=True):
+        assert path.read_bytes() == written.read_bytes(), run
 
 
 def test_only_synoptic_runs_exist(spec, tmp_path):

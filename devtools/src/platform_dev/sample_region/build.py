@@ -26,7 +26,7 @@ def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     if spec.size == "rough":
         return _write_manifest(out, {"region": _region_entry(spec), **write_rough_sources(spec, out)})
-    from platform_dev.sample_region.grib import default_run_times, write_forecast_runs
+    from platform_dev.sample_region.grib import write_forecasts
     from platform_dev.sample_region.satellite import default_months, write_satellite
 
     model = region_model(spec)
@@ -35,15 +35,7 @@ def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
         ("elevation", lambda: write_elevation(spec, out)),
         ("rivers", lambda: write_rivers(spec, out, model.rivers)),
         ("stations", lambda: _stations(spec, out, model)),
-        (
-            "forecasts",
-            lambda: {
-                "files": [
-                    str(p.relative_to(out))
-                    for p in write_forecast_runs(spec, out / "forecasts", default_run_times(spec))
-                ]
-            },
-        ),
+        ("forecasts", lambda: write_forecasts(spec, out)),
         (
             "satellite",
             lambda: {
