@@ -66,8 +66,8 @@ def test_landing_zone_imports_without_heavy_modules():
     assert probe["rss_mb"] < 300
     # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8;
     # features: meteo/daily_grids, features/catchment_forcings, features/catchment_attributes,
-    # climatic_indices/catchment; forecasts: forecast/grib/raw
-    assert probe["assets"] == 8 + 8 + 2 + 8 + 4 + 1
+    # climatic_indices/catchment; forecasts: forecast/grib/raw, forecast/grib/fields
+    assert probe["assets"] == 8 + 8 + 2 + 8 + 4 + 2
 
 
 def test_discharge_model_imports_without_heavy_modules():

@@ -13,7 +13,8 @@ Variables, named and in the units of the observed forcings (:mod:`..features.gri
 - ``precipitation_mm``: per-step amounts ``tp(step) - tp(previous step)``, the first counted from zero at
   the run start, one band per lead time after the start (an amount belongs to the interval ending at its
   lead time; lead 0 has no interval). A negative step (an accumulation that decreased: a corrupt or
-  re-based message, or packing noise) is clipped to 0 and counted; the sum-back check tells the two apart.
+  re-based message) is clipped to 0 and counted; a decrease within the message's packing precision is
+  rounding noise, set to 0 and not counted. The sum-back check tells a clipped step from noise.
 
 Reprojection onto the analysis grid (the features domain's :class:`..features.gridding.AnalysisGrid`,
 region CRS, EPSG:2180 by default) by GDAL's warper, one 512 x 512 block of the grid at a time for every
@@ -373,17 +374,24 @@ def step_differences(accumulated: np.ndarray) -> np.ndarray:
     return np.diff(accumulated, axis=0, prepend=np.zeros_like(accumulated[:1]))
 
 
-def deaccumulate(accumulated: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def deaccumulate(accumulated: np.ndarray, precision: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-step amounts of ``(steps, ...)`` accumulations (:func:`step_differences`) with negative ones
-    clipped to 0, and per step the count of points clipped. NaN stays NaN."""
+    set to 0, and per step the count of points clipped. NaN stays NaN.
+
+    Each message is rounded to its own packing ``precision`` (one per step), so an unchanged accumulation
+    can come back a step lower: a difference down to minus that precision is packing noise, set to 0
+    without being counted; only a step that decreases by more is a real negative step, clipped and counted
+    (the ones :func:`check_accumulation` names).
+    """
     amounts = step_differences(accumulated)
-    negative = amounts < 0
-    return np.where(negative, 0.0, amounts), negative.reshape(len(amounts), -1).sum(axis=1)
+    allowance = np.asarray(precision, dtype=np.float64).reshape((len(amounts),) + (1,) * (amounts.ndim - 1))
+    negative = amounts < -allowance
+    return np.where(amounts < 0, 0.0, amounts), negative.reshape(len(amounts), -1).sum(axis=1)
 
 
 def deaccumulated(parameter: DecodedParameter) -> LeadFields:
     """Precipitation per step, one band per lead time after the run start (module docstring)."""
-    amounts, clipped = deaccumulate(parameter.values)
+    amounts, clipped = deaccumulate(parameter.values, parameter.precision)
     steps = np.asarray(parameter.steps_h)
     keep = steps > 0
     starts = np.concatenate([[0], steps[:-1]])
