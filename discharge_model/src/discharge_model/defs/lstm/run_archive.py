@@ -16,7 +16,6 @@ imports torch or NeuralHydrology.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import zipfile
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from shared.storage import ObjectNotFoundError, Storage, StorageError
+from shared.storage.checksums import file_sha256
 from shared.storage.layout import JSON, AssetLocation
 
 ARCHIVE_EXT = "zip"
@@ -70,15 +70,6 @@ def pack(run_dir: Path, destination: Path) -> Path:
     return destination
 
 
-def sha256_of(path: Path) -> str:
-    """The file's SHA-256, recorded in the pointer so a reloaded archive can be verified."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def publish(
     storage: Storage, location: AssetLocation, archive: Path, run_id: str, record: dict[str, Any]
 ) -> PublishedRun:
@@ -90,7 +81,7 @@ def publish(
     key = archive_key(location, run_id)
     if storage.exists(key):
         raise StorageError(f"{storage.uri(key)} already exists; a stored model run is never overwritten")
-    digest = sha256_of(archive)
+    digest = file_sha256(archive)
     info = storage.put_file(archive, key)
     pointer = {"archive": key, "run_id": run_id, "sha256": digest, "size": info.size, **record}
     storage.put_bytes(
@@ -127,7 +118,7 @@ def fetch(storage: Storage, key: str, destination: Path, sha256: str | None = No
         storage.get_file(key, local)
     except ObjectNotFoundError:
         raise ModelNotFoundError(f"the model archive {storage.uri(key)} is missing") from None
-    if sha256 is not None and sha256_of(local) != sha256:
+    if sha256 is not None and file_sha256(local) != sha256:
         raise StorageError(f"{storage.uri(key)} does not match its recorded SHA-256 {sha256}")
     run_dir = destination / "run"
     root = run_dir.resolve()

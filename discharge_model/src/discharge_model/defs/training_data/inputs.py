@@ -9,7 +9,6 @@ say so.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +17,10 @@ from typing import TypeVar
 import polars as pl
 
 from shared.storage import ObjectNotFoundError, Storage
+from shared.storage.checksums import file_sha256
 from shared.storage.layout import PARQUET, AssetLocation
 
 T = TypeVar("T")
-
-CHUNK_BYTES = 1 << 20
 
 
 class MissingColumnError(ValueError):
@@ -41,12 +39,8 @@ class StoredInput:
 
 
 def file_version(path: Path) -> str:
-    """``sha256:<hex>`` of a file, read in chunks (forcings tables run to gigabytes)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(CHUNK_BYTES):
-            digest.update(chunk)
-    return f"sha256:{digest.hexdigest()}"
+    """``sha256:<hex>`` of a file."""
+    return f"sha256:{file_sha256(path)}"
 
 
 def read_input(
