@@ -49,7 +49,9 @@ $(SAMPLE_REGION)/truth/manifest.json: | env
 
 demo: env $(DAGSTER_HOME)/dagster.yaml $(SAMPLE_REGION)/truth/manifest.json
 	$(BIN)/python -m platform_dev.demo
-	$(BIN)/dagster asset materialize -m discharge_model.definitions --select 'key:"discharge_model/*"' --partition pilica
+	$(BIN)/dagster asset materialize -m discharge_model.definitions --partition pilica \
+		--select 'key:"discharge_model/*" and not key:"discharge_model/discharge_forecast" and not key:"discharge_model/forecast_verification"'
+	$(BIN)/python -m platform_dev.forecast_cycles
 	@$(BIN)/python -m platform_dev.listing
 
 test: env

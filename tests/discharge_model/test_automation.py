@@ -13,26 +13,13 @@ from collections.abc import Iterable
 import dagster as dg
 import pytest
 
+from platform_dev.workspace import joined_definitions
 from shared.assets.discharge_model import GAUGE_CATCHMENTS, LSTM_MODEL, MODEL_EVALUATION, TRAINING_DATA
 from shared.assets.landing_zone import CATCHMENT_FORCINGS, HYDRO_POLISHED
 
 REGION = "pilica"
 MODEL_ASSETS = (GAUGE_CATCHMENTS, TRAINING_DATA, LSTM_MODEL, MODEL_EVALUATION)
 RETRAINED = {TRAINING_DATA, LSTM_MODEL, MODEL_EVALUATION}
-
-
-def workspace() -> dg.Definitions:
-    """landing_zone and discharge_model as one graph, each key defined by the location producing it."""
-    from discharge_model.definitions import defs as model
-    from landing_zone.definitions import defs as landing
-
-    produced = {key for a in landing.assets or [] if isinstance(a, dg.AssetsDefinition) for key in a.keys}
-    own = [a for a in model.assets or [] if not (isinstance(a, dg.AssetSpec) and a.key in produced)]
-    return dg.Definitions(
-        assets=[*(landing.assets or []), *own],
-        asset_checks=[*(landing.asset_checks or []), *(model.asset_checks or [])],
-        resources={**dict(model.resources or {}), **dict(landing.resources or {})},
-    )
 
 
 class Recorder:
@@ -126,7 +113,7 @@ class Ticks:
 
 @pytest.fixture(scope="module")
 def defs() -> dg.Definitions:
-    return workspace()
+    return joined_definitions()
 
 
 def test_each_model_asset_carries_the_condition(defs: dg.Definitions) -> None:

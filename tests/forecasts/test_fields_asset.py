@@ -7,17 +7,27 @@ from pathlib import Path
 
 import dagster as dg
 import numpy as np
+import polars as pl
 import pytest
 import rasterio
 
-from landing_zone.defs.forecasts.assets import FORECAST_RUNS, grib_raw
-from landing_zone.defs.forecasts.fields import CHECKS, grib_fields
-from landing_zone.defs.forecasts.grib_fields import PRECIPITATION, TEMPERATURE, VARIABLES, deaccumulate
+from landing_zone.defs.forecasts.assets import grib_raw
+from landing_zone.defs.forecasts.fields import CHECKS, grib_fields, publish
+from landing_zone.defs.forecasts.fields_manifest import fields_manifest, manifest_key, read_manifest
+from landing_zone.defs.forecasts.grib_fields import (
+    PRECIPITATION,
+    TEMPERATURE,
+    VARIABLES,
+    BandStatistics,
+    FieldCog,
+    LeadFields,
+    deaccumulate,
+)
 from landing_zone.defs.forecasts.keys import FORECAST_GRIB_FIELDS
 from landing_zone.defs.forecasts.raw_runs import partition_key
 from platform_dev.sample_region.grib import STEPS_H, PlantedFaults, write_forecast_runs
 from platform_dev.sample_region.spec import RegionSpec
-from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
+from shared.assets.landing_zone import DTM_CONSOLIDATED, FORECAST_RUNS, REGIONS
 from shared.resources.storage import StorageResource
 from shared.storage.layout import COG, AssetLocation, partition_dimensions
 from tests.conftest import SAMPLE_SEED
@@ -99,6 +109,68 @@ def test_a_whole_run_publishes_one_cog_per_variable(s3_storage, forecasts, small
         assert values.count() > 0 and np.isfinite(values.compressed()).all()
         if name == PRECIPITATION.name:
             assert values.min() >= 0.0
+    manifest = read_manifest(store, FORECAST_GRIB_FIELDS.path, partition_key(WHOLE))
+    assert manifest is not None and metadata["manifest"].value == store.uri(
+        manifest_key(FORECAST_GRIB_FIELDS.path, partition_key(WHOLE))
+    )
+    assert dict(manifest.select("variable", "cog_key").unique().iter_rows()) == field_keys(WHOLE)
+    assert manifest["region"].unique().to_list() == [REGION]
+    assert manifest["run_time"].unique().to_list() == [WHOLE]
+    for name, leads in expected_leads.items():
+        rows = manifest.filter(pl.col("variable") == name).sort("band")
+        assert rows["band"].to_list() == list(range(1, len(leads) + 1)) and rows["lead_h"].to_list() == leads
+        assert rows["valid_time"].to_list() == [WHOLE + dt.timedelta(hours=lead) for lead in leads]
+    precipitation = manifest.filter(pl.col("variable") == PRECIPITATION.name)
+    assert (precipitation["valid_time"] - precipitation["interval_start"]).unique().to_list() == [
+        dt.timedelta(hours=STEPS_H[1])
+    ]
+
+
+def test_the_manifest_is_removed_first_and_written_last(local_storage, tmp_path):
+    """A reader that finds the manifest finds the whole run: a republished run's old manifest goes before
+    its COGs are replaced, the new one comes after both."""
+    store = local_storage.get_storage()
+    writes: list[tuple[str, str]] = []
+
+    class Recording:
+        def __getattr__(self, name: str):
+            method = getattr(store, name)
+            if name not in ("put_file", "put_bytes", "delete"):
+                return method
+
+            def recorded(*args):
+                writes.append((name, args[-1]))
+                return method(*args)
+
+            return recorded
+
+    leads = {TEMPERATURE.name: STEPS_H, PRECIPITATION.name: STEPS_H[1:]}
+    fields = {
+        name: LeadFields(
+            VARIABLES[short],
+            tuple(leads[name]),
+            np.zeros((len(leads[name]), 1, 1)),
+            None if name == TEMPERATURE.name else tuple(STEPS_H[:-1]),
+        )
+        for short, name in ((v.short_name, v.name) for v in VARIABLES.values())
+    }
+    cogs = {}
+    for name, field in fields.items():
+        path = tmp_path / f"{name}.tif"
+        path.write_bytes(b"cog")
+        cogs[name] = FieldCog(field.variable, path, field.leads_h, (), band_statistics_of(0), 0)
+    manifest = fields_manifest(WHOLE, REGION, fields, field_keys(WHOLE))
+    publish(Recording(), partition_key(WHOLE), cogs, manifest)
+    key = manifest_key(FORECAST_GRIB_FIELDS.path, partition_key(WHOLE))
+    assert writes[0] == ("delete", key) and writes[-1] == ("put_bytes", key)
+    assert {k for name, k in writes[1:-1] if name == "put_file"} == set(field_keys(WHOLE).values())
+    stored = read_manifest(store, FORECAST_GRIB_FIELDS.path, partition_key(WHOLE))
+    assert stored is not None and stored.equals(manifest)
+
+
+def band_statistics_of(bands: int) -> BandStatistics:
+    empty = np.zeros(bands)
+    return BandStatistics(empty, empty, empty, empty)
 
 
 def test_a_truncated_run_fails_naming_its_file_and_publishes_nothing(s3_storage, forecasts, small_region):
@@ -108,6 +180,7 @@ def test_a_truncated_run_fails_naming_its_file_and_publishes_nothing(s3_storage,
     assert "forecast/grib/raw/partition=2023-12-30-06:00/part.grib2" in message and "truncated" in message
     store = s3_storage.get_storage()
     assert not any(store.exists(key) for key in field_keys(TRUNCATED).values())
+    assert read_manifest(store, FORECAST_GRIB_FIELDS.path, partition_key(TRUNCATED)) is None
 
 
 def test_a_run_missing_a_lead_time_stops_at_its_check(s3_storage, forecasts, small_region):
@@ -123,6 +196,7 @@ def test_a_run_missing_a_lead_time_stops_at_its_check(s3_storage, forecasts, sma
     assert CHECKS["lead_times"].name in failure_message(result)
     store = s3_storage.get_storage()
     assert not any(store.exists(key) for key in field_keys(GAP).values())
+    assert read_manifest(store, FORECAST_GRIB_FIELDS.path, partition_key(GAP)) is None
 
 
 def test_a_decrease_within_the_packing_precision_is_noise_not_a_clipped_step():

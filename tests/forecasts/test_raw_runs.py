@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from landing_zone.defs.forecasts.assets import FORECAST_RUNS, grib_raw
+from landing_zone.defs.forecasts.assets import grib_raw
 from landing_zone.defs.forecasts.keys import FORECAST_GRIB_RAW
 from landing_zone.defs.forecasts.raw_runs import (
     ForecastTiming,
@@ -20,6 +20,7 @@ from landing_zone.defs.forecasts.raw_runs import (
 from landing_zone.defs.forecasts.schedules import forecast_retention_job
 from platform_dev.sample_region.grib import STEPS_H, write_forecast_runs
 from platform_dev.sample_region.spec import RegionSpec
+from shared.assets.landing_zone import FORECAST_RUNS
 from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage.layout import AssetLocation

@@ -66,8 +66,9 @@ def test_landing_zone_imports_without_heavy_modules():
     assert probe["rss_mb"] < 300
     # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8;
     # features: meteo/daily_grids, features/catchment_forcings, features/catchment_attributes,
-    # climatic_indices/catchment; forecasts: forecast/grib/raw, forecast/grib/fields
-    assert probe["assets"] == 8 + 8 + 2 + 8 + 4 + 2
+    # climatic_indices/catchment, features/catchment_forecast_forcings; forecasts: forecast/grib/raw,
+    # forecast/grib/fields
+    assert probe["assets"] == 8 + 8 + 2 + 8 + 5 + 2
 
 
 def test_discharge_model_imports_without_heavy_modules():
@@ -76,8 +77,9 @@ def test_discharge_model_imports_without_heavy_modules():
     assert probe["rss_mb"] < 300
     # model inputs: two own assets and the landing-zone DTM they read; training data: gauge_catchments,
     # training_data and the eight landing-zone assets they read (station list, polished discharge, three
-    # catchment layers, forcings, attributes, climatic indices); the LSTM and its evaluation
-    assert probe["assets"] == (2 + 1) + (2 + 8) + 2
+    # catchment layers, forcings, attributes, climatic indices); the LSTM and its evaluation; the
+    # discharge forecast, its verification and the landing-zone forecast forcings they read
+    assert probe["assets"] == (2 + 1) + (2 + 8) + 2 + (2 + 1)
 
 
 def test_workspace_definitions_validate(tmp_path):

@@ -15,6 +15,10 @@ check fails in that run, Dagster's run machinery stops the steps below it).
 
 The condition is Dagster's ``eager()`` (also: request a partition that is newly missing, wait while a
 dependency is missing or in progress) with ``all_deps_blocking_checks_passed()`` added.
+
+The forecasts follow weather-model runs instead: ``discharge_forecast`` carries
+:func:`shared.automation.when_dep_passed` of the catchment forecast forcings (its own run's partition, any
+time window), and ``forecast_verification`` :data:`WHEN_ANY_UPDATED`.
 """
 
 import dagster as dg
@@ -23,3 +27,14 @@ WHEN_UPSTREAM_PASSED = (
     dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
 ).with_label("upstream updated and its blocking checks passed")
 """Attached to gauge_catchments, training_data, lstm and evaluation (see the module docstring)."""
+
+
+WHEN_ANY_UPDATED = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("any input updated")
+"""For forecast_verification (per region, reading every run's forecast and the observations): re-score
+when a forecast or the observations arrive. Like ``eager()`` but neither waiting for missing inputs nor
+limited to the latest time window: most run partitions of the forecasts never exist (runs older than the
+platform, runs skipped), and the region partitions have no time window."""

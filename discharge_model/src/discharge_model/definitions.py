@@ -10,6 +10,7 @@ from dagster import Definitions
 from shared.loading import frozen_load
 
 with frozen_load():
+    from discharge_model.defs.forecast.definitions import forecast_definitions
     from discharge_model.defs.lstm.definitions import lstm_definitions
     from discharge_model.defs.model_inputs.definitions import model_input_definitions
     from discharge_model.defs.training_data.definitions import training_data_definitions
@@ -19,5 +20,6 @@ with frozen_load():
         model_input_definitions(),
         training_data_definitions(),
         lstm_definitions(),
+        forecast_definitions(),
         Definitions(resources=platform_resources(), executor=platform_executor()),
     )

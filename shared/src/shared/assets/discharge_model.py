@@ -88,3 +88,37 @@ the promoted model, the one predictions use: the evaluated ``current.json`` reco
 (``archive``, ``run_id``, ``sha256``, ``config_hash``, ...) plus ``evaluation`` (the medians, the
 ``basins_lstm_beats_climatology`` count, the ``dagster_run_id`` of the evaluation) and ``promoted_at``
 (UTC). An evaluation that fails a check leaves it as it was."""
+
+DISCHARGE_FORECAST = AssetKey(["discharge_model", "discharge_forecast"])
+"""Daily discharge forecast per weather-model run (one partition of
+:data:`shared.assets.landing_zone.FORECAST_RUNS`; the region is run config, by default the regions
+file's only one) from the promoted model (``promoted.json`` of :data:`MODEL_EVALUATION`), for every
+progressive catchment of the region and lead day of
+:data:`shared.assets.landing_zone.CATCHMENT_FORECAST_FORCINGS`. The model reads the observed forcings
+through the day before the run's UTC day (the run is refused, naming the dates, when they end earlier)
+and the run's forecast forcings from that day on.
+
+``part.parquet``: one row per progressive catchment (= reach) and lead day: ``catchment_id``, ``gauge``
+(the gauge matched to it by :data:`GAUGE_CATCHMENTS`, null if none), ``run_time`` (Datetime UTC),
+``date``, ``lead_day`` (Int32, 1 = the run's day), ``area_km2``, ``discharge_mm`` (the model's specific
+discharge, mm/day, clipped at 0), ``discharge_m3s`` (the same in m3/s, ``mm * area_km2 / 86.4``),
+``local_inflow_m3s`` (the reach's own inflow: its progressive discharge minus its direct upstream
+reaches'; may be negative, the local inflows of a basin sum to its outlet's discharge),
+``corrected_m3s`` (the forecast issued at gauges: the model plus its error on the day of the gauge's
+last valid observation within a few days before the run's day, carried over the horizon, clipped at 0;
+the model itself at a gauge without such an observation; null where there is no gauge),
+``last_observed_m3s`` and ``last_observed_date`` (that observation, the persistence forecast; null
+without one), ``model_run`` (the run id of the promoted model). Beside it ``reaches.fgb``: the region's
+forecast reaches (``reach_id``, ``downstream_id``, ``gauge``, ``run_time`` as ISO text, ``model_run``)
+with ``q_lead{n}_m3s`` and ``local_lead{n}_m3s`` per lead day, for QGIS."""
+
+FORECAST_VERIFICATION = AssetKey(["discharge_model", "forecast_verification"])
+"""The stored discharge forecasts of a region (every ``part.parquet`` of :data:`DISCHARGE_FORECAST`,
+their rows at the region's gauges of :data:`GAUGE_CATCHMENTS`) scored against the valid observed
+discharge of :data:`shared.assets.landing_zone.HYDRO_POLISHED`, per gauge and lead day (Parquet, per
+region): ``gauge``, ``lead_day``, ``forecasts`` (scored forecast days: those with an observation),
+``first_date``, ``last_date``, ``nse``, ``bias_pct`` of the forecast issued to users (``corrected_m3s``),
+``model_nse``, ``model_bias_pct`` of the uncorrected model, ``persistence_nse``, ``persistence_bias_pct``
+of the last observation carried forward; NaN where a score is undefined (fewer than two days, constant
+observations). Median NSE per lead day of each in the metadata. Re-scored when forecasts or
+observations arrive."""

@@ -4,8 +4,14 @@ Only what crosses code locations is here; every internal stage's key belongs to 
 (``landing_zone.defs.{elevation,stations,catchments}.keys``), which gives these same keys.
 """
 
-from dagster import AssetKey, MultiPartitionsDefinition, StaticPartitionsDefinition
+from dagster import (
+    AssetKey,
+    MultiPartitionsDefinition,
+    StaticPartitionsDefinition,
+    TimeWindowPartitionsDefinition,
+)
 
+from shared.forecast_runs import FIRST_FORECAST_RUN, FORECAST_RUN_CRON, FORECAST_RUN_FORMAT
 from shared.regions import platform_regions
 
 REGIONS = StaticPartitionsDefinition(list(platform_regions()))
@@ -71,3 +77,29 @@ HYDRO_STATIONS = AssetKey(["hydro", "stations"])
 """The hydro provider's station list (Parquet, unpartitioned): ``code`` (the gauge code of the polished
 series' ``station``), ``name``, ``river``, ``lon``, ``lat`` (WGS84 degrees), ``elevation_m``. The discharge
 model matches these gauges to progressive catchments; the list carries no catchment area."""
+
+FORECAST_RUNS = TimeWindowPartitionsDefinition(
+    start=FIRST_FORECAST_RUN.strftime(FORECAST_RUN_FORMAT),
+    fmt=FORECAST_RUN_FORMAT,
+    cron_schedule=FORECAST_RUN_CRON,
+    timezone="UTC",
+    end_offset=1,
+)
+"""One partition per weather-model run (00/06/12/18 UTC), keyed by its start time; the partitions end one
+window after now, so a run is a partition as soon as it has started. Shared by the landing zone's GRIB
+runs, fields and catchment forecast forcings and by the discharge model's forecasts."""
+
+CATCHMENT_FORECAST_FORCINGS = AssetKey(["features", "catchment_forecast_forcings"])
+"""Daily catchment-mean forecast forcings per weather-model run (Parquet, one table per run partition of
+:data:`FORECAST_RUNS`), in the units and names of :data:`CATCHMENT_FORCINGS` so the LSTM reads either.
+One row per catchment and lead day: ``catchment_id``, ``catchment_kind`` (``reach`` | ``progressive``),
+``date`` (Date, the UTC day), ``lead_day`` (Int32: 1 = the run's own UTC day, then one per day; only the
+days the run's horizon covers to their end), ``run_time`` (Datetime UTC), ``area_km2``, ``outlet_id``,
+``precipitation_mm`` (the day's total), ``air_temperature_c`` (mean of the day's 3-hourly values),
+``air_temperature_max_c``, ``air_temperature_min_c`` (their extremes, taken per cell and then averaged
+over the catchment, as the observed grids' daily extremes are), ``pet_mm`` (Oudin, as the observed
+forcings), ``{variable}_valid_fraction`` for the four variables, and ``earlier_run_hours`` (Float64:
+hours of the day before the run's start, each 3-hour step taken from the newest earlier stored run that
+holds it; 0 for the days after the run's own) and ``scaled_hours`` (hours no stored run covered, filled
+by scaling the day's covered hours; 0 normally). Primary key (``catchment_id``, ``catchment_kind``,
+``date``). The region and conditioning strategy are in the materialisation metadata."""

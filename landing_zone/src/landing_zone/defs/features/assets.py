@@ -1,5 +1,6 @@
-"""Every asset of the features domain. So far: ``meteo/daily_grids``, the polished meteo series
-interpolated onto the region's analysis grid, one month and region per partition.
+"""Every asset of the features domain: ``meteo/daily_grids``, the polished meteo series interpolated
+onto the region's analysis grid, one month and region per partition; the catchment forcings, attributes
+and climatic indices built on them; each weather-model run's catchment forecast forcings.
 
 How it stores several COGs: the raster IO manager stores one COG per asset output, and a partition here
 is one COG per variable. So the asset writes its COGs itself through the storage resource, at
@@ -31,17 +32,25 @@ from landing_zone.defs.elevation.keys import elevation_key
 from landing_zone.defs.features.checks import (
     catchment_attribute_sql_checks,
     catchment_forcings_sql_checks,
+    catchment_forecast_forcings_sql_checks,
     climatic_index_sql_checks,
     daily_grid_sql_checks,
 )
 from landing_zone.defs.features.climatic_indices import FORCING_COLUMNS, climatic_indices, reference_period
 from landing_zone.defs.features.daily_cogs import manifest_rows, read_analysis_grid, write_daily_cog
 from landing_zone.defs.features.forcings import (
+    Catchments,
     MonthGrids,
     WeightsCache,
     catchments_of,
     describe_weights,
     forcings_table,
+)
+from landing_zone.defs.features.forecast_forcings import (
+    ForecastFieldsError,
+    ForecastForcings,
+    forecast_forcings,
+    stored_runs,
 )
 from landing_zone.defs.features.gridding import (
     VARIABLES,
@@ -55,20 +64,28 @@ from landing_zone.defs.features.gridding import (
 )
 from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
 from landing_zone.defs.features.static_attributes import attribute_table
+from landing_zone.defs.features.zonal import CatchmentOutsideGridError
+from landing_zone.defs.forecasts.fields import configured_region
+from landing_zone.defs.forecasts.fields_manifest import FieldsManifestError, manifest_key
+from landing_zone.defs.forecasts.keys import FORECAST_GRIB_FIELDS
+from landing_zone.defs.forecasts.raw_runs import run_of
 from landing_zone.defs.stations.keys import station_key
 from shared.assets.landing_zone import (
     CATCHMENT_ATTRIBUTES,
     CATCHMENT_FORCINGS,
+    CATCHMENT_FORECAST_FORCINGS,
     CATCHMENT_PARTITIONS,
     CLIMATIC_INDICES,
     CONDITIONING,
     DTM_CONSOLIDATED,
+    FORECAST_RUNS,
     METEO_POLISHED,
     PROGRESSIVE_CATCHMENTS,
     REACH_CATCHMENTS,
     REACHES,
     REGIONS,
 )
+from shared.automation import when_dep_passed
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import failed_blocking, keep_candidate_table, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
@@ -575,3 +592,126 @@ def catchment_climatic_indices(
 def optional_date(value: str | None) -> dt.date | None:
     """An ISO date from the config, None where unset."""
     return dt.date.fromisoformat(value) if value else None
+
+
+# --- features/catchment_forecast_forcings (issue 16) ------------------------------------------------
+# Each weather-model run's daily forcings per reach and progressive catchment, the discharge forecast's
+# input beyond the run time (:mod:`.forecast_forcings`). One partition per run. The step reads the run's
+# forecast/grib/fields through its manifest (so only a whole published run, one that passed its checks)
+# and, for the hours of the run's own day before its start, earlier runs' fields the same way; the
+# catchments of the configured strategy are read from storage as the observed forcings read them.
+# Materialised automatically (:func:`shared.automation.when_dep_passed`) when the run's fields are newly
+# published with their blocking checks passed, for every run partition (a late or backfilled run too); a
+# run whose fields failed has no published fields, so it never gets forecast forcings.
+
+FORECAST_CHECKS = catchment_forecast_forcings_sql_checks()
+FORECAST_CHECK_SPECS = [check.spec(CATCHMENT_FORECAST_FORCINGS, FORECAST_RUNS) for check in FORECAST_CHECKS]
+"""Per run partition, as the fields' checks: one run's failed check holds back no other run's forecast."""
+
+
+class ForecastForcingsConfig(dg.Config):
+    """Which region's fields and which catchments the forecast forcings follow."""
+
+    region: str | None = Field(
+        default=None,
+        description="Region of the fields (forecast/grib/fields' `region`); default: the regions file's "
+        "only region (required when it has several).",
+    )
+    conditioning: str = Field(
+        default="burn_fill",
+        description="DEM conditioning strategy of the reach and progressive catchments (burn_fill, fill).",
+    )
+
+
+@dg.asset(
+    key=CATCHMENT_FORECAST_FORCINGS,
+    deps=[
+        FORECAST_GRIB_FIELDS,
+        dg.AssetDep(REACH_CATCHMENTS, partition_mapping=dg.AllPartitionMapping()),
+        dg.AssetDep(PROGRESSIVE_CATCHMENTS, partition_mapping=dg.AllPartitionMapping()),
+    ],
+    partitions_def=FORECAST_RUNS,
+    check_specs=FORECAST_CHECK_SPECS,
+    io_manager_key=PARQUET_IO_MANAGER,
+    retry_policy=TRANSIENT_STEP_RETRY,
+    automation_condition=when_dep_passed(FORECAST_GRIB_FIELDS),
+    op_tags=K8sOpTags.medium(divider=2),
+    kinds={"parquet", "numpy"},
+    description="Daily catchment forecast forcings of one weather-model run (forecast/grib/fields, read "
+    "through the run's manifest) for each reach and progressive catchment of one conditioning strategy "
+    "(config, default burn_fill), in the observed forcings' names and units: per UTC lead day (1 = the "
+    "run's own day, then each day the horizon covers to its end) precipitation_mm = the sum of the 3-hourly "
+    "amounts whose interval lies in the day, air_temperature_c = the mean of the values at 00, 03 ... 21 "
+    "UTC, air_temperature_max_c / _min_c their extremes, per cell, then coverage-weighted catchment means "
+    "(exactextract, as the observed forcings; {variable}_valid_fraction). The hours of day 1 before the "
+    "run's start come from the newest earlier stored run holding them (earlier_run_hours), else the day is "
+    "scaled from the hours it has (scaled_hours). pet_mm: "
+    f"{OUDIN_PET}. Published only when its blocking checks pass; materialised automatically when the "
+    "run's fields are published with their blocking checks passed.",
+)
+def catchment_forecast_forcings(
+    context: dg.AssetExecutionContext,
+    config: ForecastForcingsConfig,
+    storage: StorageResource,
+    duckdb: DuckDBChecksResource,
+) -> Iterator[Any]:
+    store = storage.get_storage()
+    place = configured_region(config.region, CATCHMENT_FORECAST_FORCINGS)
+    catchments = catchments_of(
+        read_catchments(store, REACH_CATCHMENTS, config.conditioning, place.name),
+        read_catchments(store, PROGRESSIVE_CATCHMENTS, config.conditioning, place.name),
+    )
+    forcings = run_forcings(store, place.name, catchments, context.partition_key)
+    location = AssetLocation.for_partition(CATCHMENT_FORECAST_FORCINGS, FORECAST_RUNS, context.partition_key)
+    results = list(duckdb.check_frame(CATCHMENT_FORECAST_FORCINGS, FORECAST_CHECKS, forcings.table))
+    metadata = forecast_metadata(forcings, place.name, config.conditioning)
+    yield from publish_if_passed(
+        CATCHMENT_FORECAST_FORCINGS,
+        results,
+        FORECAST_CHECK_SPECS,
+        dg.Output(forcings.table, metadata=metadata),
+        lambda: keep_candidate_table(store, location, forcings.table),
+        store,
+        location,
+        PARQUET,
+    )
+
+
+def run_forcings(store: Storage, region: str, catchments: Catchments, partition_key: str) -> ForecastForcings:
+    """The run's forecast forcings from its published fields (and earlier runs'); a run without
+    published fields, or fields that cannot make whole days, fail the step without a retry (the same
+    objects would fail again)."""
+    with stored_runs(store, FORECAST_GRIB_FIELDS.path, region, scratch_dir("forecast-forcings-")) as runs:
+        try:
+            run = runs.get(run_of(partition_key))
+            if run is None:
+                raise dg.Failure(
+                    f"run {partition_key} has no published fields (no manifest at "
+                    f"{store.uri(manifest_key(FORECAST_GRIB_FIELDS.path, partition_key))}): materialise "
+                    f"{FORECAST_GRIB_FIELDS.to_user_string()} for it first (a run that failed its checks "
+                    "has none)",
+                    allow_retries=False,
+                )
+            return forecast_forcings(catchments, run, runs.get)
+        except (ForecastFieldsError, FieldsManifestError, CatchmentOutsideGridError) as error:
+            raise dg.Failure(f"run {partition_key}: {error}", allow_retries=False) from None
+
+
+def forecast_metadata(forcings: ForecastForcings, region: str, conditioning: str) -> dict[str, Any]:
+    """What an operator compares between runs: the run, its lead days, where day 1's early hours came from."""
+    table = forcings.table
+    kinds = table.group_by("catchment_kind").agg(pl.col("catchment_id").n_unique()).rows()
+    scaled = table.filter(pl.col("lead_day") == 1)["scaled_hours"].to_numpy()
+    return {
+        "region": dg.MetadataValue.text(region),
+        "conditioning": dg.MetadataValue.text(conditioning),
+        "run_time": dg.MetadataValue.text(table["run_time"][0].isoformat()),
+        "fields_manifest": dg.MetadataValue.path(forcings.source),
+        "lead_days": dg.MetadataValue.json([day.date.isoformat() for day in forcings.days]),
+        "earlier_run_hours": dg.MetadataValue.json(forcings.earlier_runs),
+        "scaled_hours": dg.MetadataValue.float(float(scaled.max())),
+        "catchments": dg.MetadataValue.json(dict(sorted(kinds))),
+        "pet_formula": dg.MetadataValue.text(OUDIN_PET),
+        "coverage_weights": dg.MetadataValue.json(describe_weights(forcings.weights)),
+        "rows": dg.MetadataValue.int(table.height),
+    }

@@ -306,3 +306,56 @@ def climatic_index_sql_checks() -> list[SqlCheck]:
             "OR (low_prec_freq > 0 AND low_prec_dur < 1) OR (low_prec_freq = 0 AND low_prec_dur <> 0)",
         ),
     ]
+
+
+# --- features/catchment_forecast_forcings (issue 16) ------------------------------------------------
+
+FORECAST_PREFIX = "forecast_"
+"""The forecast forcings' copies of the observed forcings' checks carry this before their name."""
+
+
+def catchment_forecast_forcings_sql_checks() -> list[SqlCheck]:
+    """Blocking, all of them: the discharge forecast reads every row. The observed forcings' checks hold
+    for the same columns (values physically possible, valid fractions, coverage, basin mass balance), and
+    three are the forecast's own: whole lead days, the hours of day 1 accounted for, temperature extremes
+    around the mean."""
+    observed = [
+        check.model_copy(update={"name": FORECAST_PREFIX + check.name})
+        for check in catchment_forcings_sql_checks()
+    ]
+    return [
+        *observed,
+        SqlCheck(
+            name="forecast_lead_days_consecutive",
+            blocking=True,
+            description="Every catchment has lead days 1, 2 ... the table's last, each on the run's UTC day "
+            "plus lead_day - 1, all of one run.",
+            sql="WITH days AS (SELECT count(DISTINCT lead_day) AS expected, max(lead_day) AS last, "
+            "count(DISTINCT run_time) AS runs FROM {table}) "
+            "SELECT catchment_id, catchment_kind, list(lead_day ORDER BY lead_day) AS lead_days, "
+            "any_value(days.last) AS last, any_value(days.runs) AS runs FROM {table}, days "
+            "GROUP BY catchment_id, catchment_kind HAVING count(DISTINCT lead_day) <> any_value(days.last) "
+            "OR any_value(days.expected) <> any_value(days.last) OR min(lead_day) <> 1 "
+            "OR any_value(days.runs) <> 1 "
+            "OR bool_or(date <> CAST(timezone('UTC', run_time) AS DATE) + lead_day - 1)",
+        ),
+        SqlCheck(
+            name="forecast_day_hours_accounted",
+            blocking=True,
+            description="earlier_run_hours and scaled_hours are the hours of day 1 before the run's start "
+            "(together) and 0 on later days, never negative.",
+            sql="SELECT catchment_id, catchment_kind, date, lead_day, run_time, earlier_run_hours, "
+            "scaled_hours FROM {table} WHERE earlier_run_hours < 0 OR scaled_hours < 0 "
+            "OR earlier_run_hours IS NULL OR scaled_hours IS NULL OR earlier_run_hours + scaled_hours <> "
+            "CASE WHEN lead_day = 1 THEN hour(timezone('UTC', run_time)) ELSE 0 END",
+        ),
+        SqlCheck(
+            name="forecast_temperature_extremes_around_mean",
+            blocking=True,
+            description="air_temperature_min_c <= air_temperature_c <= air_temperature_max_c (1e-9 C "
+            "rounding allowed).",
+            sql="SELECT catchment_id, catchment_kind, date, air_temperature_min_c, air_temperature_c, "
+            "air_temperature_max_c FROM {table} WHERE air_temperature_min_c > air_temperature_c + 1e-9 "
+            "OR air_temperature_c > air_temperature_max_c + 1e-9",
+        ),
+    ]

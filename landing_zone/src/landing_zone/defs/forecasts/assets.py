@@ -8,8 +8,9 @@ modification time go into the materialisation. The bytes are never changed: a ru
 is broken (a truncated transfer) is stored as published, its framing recorded, and the decoding step's
 checks stop it from reaching a forecast.
 
-The partitions end one window after now (``end_offset=1``): a run is a partition as soon as it has
-started, so the schedule, which ticks some hours after the start, can request it.
+The partitions (:data:`shared.assets.landing_zone.FORECAST_RUNS`, shared with the discharge forecast)
+end one window after now: a run is a partition as soon as it has started, so the schedule, which ticks
+some hours after the start, can request it.
 """
 
 import tempfile
@@ -20,10 +21,7 @@ import dagster as dg
 
 from landing_zone.defs.forecasts.keys import FORECAST_GRIB_RAW
 from landing_zone.defs.forecasts.raw_runs import (
-    FIRST_RUN,
     GRIB_EXTENSION,
-    PARTITION_FORMAT,
-    RUN_CRON,
     grib_framing,
     run_file,
     run_of,
@@ -31,19 +29,11 @@ from landing_zone.defs.forecasts.raw_runs import (
 )
 from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources import SourceNotFound, fetch
+from shared.assets.landing_zone import FORECAST_RUNS
 from shared.k8s.op_tags import K8sOpTags
 from shared.resources.platform import TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
 from shared.storage.layout import AssetLocation
-
-FORECAST_RUNS = dg.TimeWindowPartitionsDefinition(
-    start=FIRST_RUN.strftime(PARTITION_FORMAT),
-    fmt=PARTITION_FORMAT,
-    cron_schedule=RUN_CRON,
-    timezone="UTC",
-    end_offset=1,
-)
-"""One partition per weather-model run, keyed by its start time (``2023-12-31-06:00``)."""
 
 
 @dg.asset(

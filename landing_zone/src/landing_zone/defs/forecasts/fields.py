@@ -6,7 +6,9 @@ then runs the four blocking checks on that candidate before anything is written 
 :mod:`shared.publication`): every expected lead time present, the model grid covers the region, values
 physically possible, the per-step precipitation sums back to the run total. Only a run that passes all
 four is reprojected and published, one COG per variable at
-``forecast/grib/fields/partition={YYYY-MM-DD-HH:MM}/{variable}.tif``; a run that fails keeps the last
+``forecast/grib/fields/partition={YYYY-MM-DD-HH:MM}/{variable}.tif``, then the run's manifest
+``part.parquet`` beside them, last (:mod:`.fields_manifest`: a reader that finds it finds the whole run,
+and readers open the fields through it); a run that fails keeps the last
 published fields (none, for a new run) and the step fails naming the checks, the raw file being the kept
 candidate. A file that cannot be decoded at all (truncated, not GRIB) fails the step naming the file.
 
@@ -21,12 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
+import polars as pl
 from pydantic import Field
 
 from landing_zone.defs.catchments.rasters import resample_dem
 from landing_zone.defs.features.daily_cogs import read_analysis_grid
 from landing_zone.defs.features.gridding import AnalysisGrid
-from landing_zone.defs.forecasts.assets import FORECAST_RUNS
+from landing_zone.defs.forecasts.fields_manifest import fields_manifest, manifest_key, write_manifest
 from landing_zone.defs.forecasts.grib_fields import (
     EXPECTED_HORIZON_H,
     EXPECTED_STEP_H,
@@ -47,7 +50,8 @@ from landing_zone.defs.forecasts.grib_fields import (
 )
 from landing_zone.defs.forecasts.keys import FORECAST_GRIB_FIELDS, FORECAST_GRIB_RAW
 from landing_zone.defs.forecasts.raw_runs import GRIB_EXTENSION, run_of
-from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
+from shared.assets.landing_zone import DTM_CONSOLIDATED, FORECAST_RUNS, REGIONS
+from shared.automation import when_dep_passed
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import failed_blocking, reject
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
@@ -66,18 +70,21 @@ CHECKS = {
         "lead_times_complete",
         asset=FORECAST_GRIB_FIELDS,
         blocking=True,
+        partitions_def=FORECAST_RUNS,
         description="Every expected lead time (config: step_h to horizon_h) of both variables is present.",
     ),
     "coverage": dg.AssetCheckSpec(
         "grid_covers_region",
         asset=FORECAST_GRIB_FIELDS,
         blocking=True,
+        partitions_def=FORECAST_RUNS,
         description="The model grid's points surround the region's analysis grid on every side.",
     ),
     "physical_bounds": dg.AssetCheckSpec(
         "values_within_physical_bounds",
         asset=FORECAST_GRIB_FIELDS,
         blocking=True,
+        partitions_def=FORECAST_RUNS,
         description="Temperature within -90..60 °C, per-step precipitation within 0..305 mm/h times the "
         "step's hours, no missing value.",
     ),
@@ -85,11 +92,14 @@ CHECKS = {
         "precipitation_sums_to_run_total",
         asset=FORECAST_GRIB_FIELDS,
         blocking=True,
+        partitions_def=FORECAST_RUNS,
         description="The de-accumulated precipitation sums back to the run total within the packing "
         "precision (a clipped negative step breaks it).",
     ),
 }
-"""The blocking checks by the :class:`~.grib_fields.Finding` ``check`` they report."""
+"""The blocking checks by the :class:`~.grib_fields.Finding` ``check`` they report. Partitioned like the
+asset, so each run's results are its own: a broken run's failed check holds back no other run's
+downstream automation (:func:`shared.automation.when_dep_passed`)."""
 CHECK_SPECS = list(CHECKS.values())
 
 
@@ -116,6 +126,7 @@ class ForecastFieldsConfig(dg.Config):
         dg.AssetDep(DTM_CONSOLIDATED, partition_mapping=dg.AllPartitionMapping()),
     ],
     check_specs=CHECK_SPECS,
+    automation_condition=when_dep_passed(FORECAST_GRIB_RAW),
     retry_policy=TRANSIENT_STEP_RETRY,
     op_tags=K8sOpTags.medium(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "grib2"},
@@ -124,8 +135,11 @@ class ForecastFieldsConfig(dg.Config):
     "{variable}.tif (air_temperature_c, bilinear; precipitation_mm de-accumulated to per-step amounts, "
     "negative steps clipped to 0 and counted, area-weighted average), float32, nodata -9999, band n = n-th "
     "lead time, band description = its valid time (UTC). Published only when its four blocking checks pass "
-    "(lead times, coverage, physical bounds, sum-back to the run total); metadata: run time, lead times, "
-    "clipped negative count, URIs.",
+    "(lead times, coverage, physical bounds, sum-back to the run total). part.parquet beside the COGs is "
+    "the run's manifest, written last (a row per variable and band: cog_key, band, lead_h, valid_time, "
+    "interval_start, run_time, region): readers open the fields through it, so they see whole runs only. "
+    "Requested automatically when the run's raw file is stored. Metadata: run time, lead times, clipped "
+    "negative count, URIs.",
 )
 def grib_fields(
     context: dg.AssetExecutionContext, config: ForecastFieldsConfig, storage: StorageResource
@@ -155,6 +169,7 @@ def grib_fields(
             )
         grid, crs = region_grid(store, place, config.resolution_m, workdir / "dtm")
         fields = lead_fields(run)
+        keys = {name: location.key(COG, name=name) for name in fields}
         findings = run_checks(run, fields, grid, crs, expected_steps(config.step_h, config.horizon_h))
         results = check_results(findings)
         yield from results
@@ -162,22 +177,27 @@ def grib_fields(
         if failed:
             reject(FORECAST_GRIB_FIELDS, failed, store.uri(raw_key))
         cogs = write_run_cogs(fields, run, grid, crs, workdir / "cogs", DEFAULT_GDAL_CACHE_MB)
-        publish(store, location, cogs)
+        publish(store, context.partition_key, cogs, fields_manifest(run.run_time, place.name, fields, keys))
     yield dg.MaterializeResult(
         metadata=fields_metadata(run, fields, cogs, store, location, place, grid, crs)
-        | {"duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3))}
+        | {
+            "manifest": dg.MetadataValue.path(
+                store.uri(manifest_key(FORECAST_GRIB_FIELDS.path, context.partition_key))
+            ),
+            "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
+        }
     )
 
 
-def configured_region(name: str | None) -> Region:
-    """The named region, or the regions file's only one."""
+def configured_region(name: str | None, asset: dg.AssetKey = FORECAST_GRIB_FIELDS) -> Region:
+    """The named region, or the regions file's only one (``asset``: whose config to set, for the error)."""
     if name is not None:
         return region(name)
     regions = platform_regions()
     if len(regions) != 1:
         raise dg.Failure(
             f"the regions file {regions_file()} has {len(regions)} regions ({sorted(regions)}): set the "
-            "`region` config of forecast/grib/fields",
+            f"`region` config of {asset.to_user_string()}",
             allow_retries=False,
         )
     return next(iter(regions.values()))
@@ -237,14 +257,19 @@ def check_results(findings: dict[str, list[Finding]]) -> list[dg.AssetCheckResul
     ]
 
 
-def publish(store: Storage, location: AssetLocation, cogs: dict[str, FieldCog]) -> None:
-    """Store each variable's COG at ``{variable}.tif``; a variable an earlier version had and this run
-    lacks is removed, so the folder holds one run's fields only."""
+def publish(store: Storage, partition_key: str, cogs: dict[str, FieldCog], manifest: pl.DataFrame) -> None:
+    """The run's publication unit (:mod:`.fields_manifest`): the old manifest removed, each variable's COG
+    stored at its manifest key (a variable an earlier version had and this run lacks is removed, so the
+    folder holds one run's fields only), then the new manifest, last."""
+    location = AssetLocation.for_partition(FORECAST_GRIB_FIELDS, FORECAST_RUNS, partition_key)
+    store.delete(manifest_key(FORECAST_GRIB_FIELDS.path, partition_key))
+    keys = dict(manifest.select("variable", "cog_key").unique().iter_rows())
     for name, cog in cogs.items():
-        store.put_file(cog.path, location.key(COG, name=name))
+        store.put_file(cog.path, keys[name])
     for variable in VARIABLES.values():
         if variable.name not in cogs:
             store.delete(location.key(COG, name=variable.name))
+    write_manifest(store, FORECAST_GRIB_FIELDS.path, partition_key, manifest)
 
 
 def fields_metadata(

@@ -30,18 +30,13 @@ from pathlib import Path
 
 from landing_zone.sources import RemoteFile, SourceNotFound, list_remote, redact_url
 from landing_zone.sources.urls import local_path, scheme_of
+from shared.forecast_runs import FIRST_FORECAST_RUN, FORECAST_RUN_FORMAT
 from shared.storage import Storage
-from shared.storage.layout import SINGLE_DIMENSION, AssetLocation
+from shared.storage.layout import DEFAULT_OBJECT_NAME, SINGLE_DIMENSION, AssetLocation
 
 RUN_HOURS = (0, 6, 12, 18)
 """Synoptic run hours (UTC) of the weather model."""
 RUN_INTERVAL = dt.timedelta(hours=6)
-RUN_CRON = "0 */6 * * *"
-"""The run times as a cron: the partitions' windows."""
-PARTITION_FORMAT = "%Y-%m-%d-%H:%M"
-"""Partition keys of runs (Dagster's hourly form): ``2023-12-31-06:00``."""
-FIRST_RUN = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
-"""The first run the partitions offer: before the sample region's runs (late 2023) and any kept since."""
 GRIB_EXTENSION = "grib2"
 """Extension of the stored object: ``forecast/grib/raw/partition={run}/part.grib2``."""
 
@@ -65,13 +60,13 @@ def run_url(forecasts_url: str, run: dt.datetime) -> str:
 
 
 def partition_key(run: dt.datetime) -> str:
-    return check_run(run).strftime(PARTITION_FORMAT)
+    return check_run(run).strftime(FORECAST_RUN_FORMAT)
 
 
 def run_of(key: str) -> dt.datetime:
     """The run time of a partition key; a key that is no run time fails naming it."""
     try:
-        run = dt.datetime.strptime(key, PARTITION_FORMAT).replace(tzinfo=dt.UTC)
+        run = dt.datetime.strptime(key, FORECAST_RUN_FORMAT).replace(tzinfo=dt.UTC)
     except ValueError:
         raise ValueError(f"forecast run partition {key!r} is not of the form YYYY-MM-DD-HH:MM") from None
     try:
@@ -188,7 +183,7 @@ def late_candidates(
         run
         for last in windows
         for run in runs_between(latest_run(last - timing.late_lookback + RUN_INTERVAL), last)
-        if run >= FIRST_RUN and timing.due(run, now)
+        if run >= FIRST_FORECAST_RUN and timing.due(run, now)
     }
     return sorted(runs)
 
@@ -278,9 +273,11 @@ class Removed:
 
 
 def remove_run(store: Storage, asset_path: Sequence[str], run: dt.datetime) -> Removed:
-    """Delete every object of the run's partition folder of an asset."""
+    """Delete every object of the run's partition folder of an asset, its ``part`` object first: for the
+    fields that is the manifest, so a reader never finds a manifest naming a COG already removed."""
     location = AssetLocation(asset_path, {SINGLE_DIMENSION: partition_key(run)})
-    objects = list(store.list(location.folder))
+    part = f"{location.folder}{DEFAULT_OBJECT_NAME}."
+    objects = sorted(store.list(location.folder), key=lambda info: not info.key.startswith(part))
     for info in objects:
         store.delete(info.key)
     return Removed(tuple(asset_path), run, len(objects), sum(info.size for info in objects))
