@@ -44,7 +44,8 @@ $(DAGSTER_HOME)/dagster.yaml:
 SAMPLE_REGION ?= $(CURDIR)/.sources/sample-region
 export PLATFORM_SAMPLE_REGION := $(SAMPLE_REGION)
 
-$(SAMPLE_REGION)/truth/manifest.json: | env
+# rebuilt when the generator changes, so a demo never runs on a region an older generator wrote
+$(SAMPLE_REGION)/truth/manifest.json: $(wildcard devtools/src/platform_dev/sample_region/*.py) | env
 	$(BIN)/python -m platform_dev.sample_region build --out $(SAMPLE_REGION) --size small --seed 1
 
 demo: env $(DAGSTER_HOME)/dagster.yaml $(SAMPLE_REGION)/truth/manifest.json

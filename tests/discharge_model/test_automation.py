@@ -16,6 +16,7 @@ import pytest
 from platform_dev.workspace import joined_definitions
 from shared.assets.discharge_model import GAUGE_CATCHMENTS, LSTM_MODEL, MODEL_EVALUATION, TRAINING_DATA
 from shared.assets.landing_zone import CATCHMENT_FORCINGS, HYDRO_POLISHED
+from tests.support.automation import stand_in
 
 REGION = "pilica"
 MODEL_ASSETS = (GAUGE_CATCHMENTS, TRAINING_DATA, LSTM_MODEL, MODEL_EVALUATION)
@@ -38,29 +39,6 @@ class Recorder:
         node = self.graph.get(key)
         return sorted(c.name for c in node.check_keys if self.graph.get_check_spec(c).blocking)
 
-    def stand_in(self, key: dg.AssetKey, failing: set[str]) -> dg.AssetsDefinition:
-        """An asset with the key, partitions and checks of ``key``'s definition, recording a result for
-        each check: passed unless named in ``failing``."""
-        node = self.graph.get(key)
-        specs = [self.graph.get_check_spec(check) for check in node.check_keys]
-
-        @dg.asset(
-            key=key,
-            partitions_def=node.partitions_def,
-            check_specs=[
-                dg.AssetCheckSpec(s.name, asset=key, blocking=s.blocking, partitions_def=s.partitions_def)
-                for s in specs
-            ],
-        )
-        def stand_in() -> dg.MaterializeResult:
-            return dg.MaterializeResult(
-                check_results=[
-                    dg.AssetCheckResult(check_name=s.name, passed=s.name not in failing) for s in specs
-                ]
-            )
-
-        return stand_in
-
     def materialise(self, keys: Iterable[dg.AssetKey], failing: Iterable[str] = ()) -> None:
         """One run over the region's partitions of ``keys`` (which share their partitioning), as a
         person or the automation daemon would launch it."""
@@ -71,7 +49,7 @@ class Recorder:
             if partition is not None and REGION not in str(partition):
                 continue
             result = dg.materialize(
-                [self.stand_in(key, failed) for key in keys],
+                [stand_in(self.graph, key, failed) for key in keys],
                 instance=self.instance,
                 partition_key=partition,
                 raise_on_error=False,

@@ -2,7 +2,7 @@
 the real S3 server.
 
 One scenario, because training is the expensive part and every claim is about the same forecasts: the
-landing-zone inputs of the small sample region (``training_data_inputs``: two reaches per gauge, the
+landing-zone inputs of the small sample region (``platform_dev.training_inputs``: two reaches per gauge, the
 generator's true weather as observed forcings, the provider's polished discharge), the gauge catchments
 and training data built by their assets, the LSTM of lstm.yml trained and evaluated by its assets (and so
 promoted), then forecast forcings for fourteen daily runs in March 2023 made here from the observed
@@ -24,6 +24,7 @@ import pytest
 from discharge_model.defs.forecast.definitions import forecast_definitions
 from discharge_model.defs.lstm.definitions import lstm_definitions
 from discharge_model.defs.training_data.definitions import training_data_definitions
+from platform_dev.training_inputs import REGION, Network, read_stored, store_inputs
 from shared.assets.discharge_model import (
     DISCHARGE_FORECAST,
     FORECAST_VERIFICATION,
@@ -44,7 +45,6 @@ from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from shared.storage.layout import PARQUET, AssetLocation
 from tests.discharge_model.dagster_results import assets_of, failure_message
-from tests.discharge_model.training_data_inputs import REGION, Network, read_stored, store_inputs
 
 LEAD_DAYS = 3
 RUNS = [dt.datetime(2023, 3, 10, 6, tzinfo=dt.UTC) + dt.timedelta(days=n) for n in range(14)]

@@ -19,6 +19,15 @@ from discharge_model.defs.training_data.gauge_matching import (
     analysis_cell_size,
     match_gauges,
 )
+from platform_dev.training_inputs import (
+    CRS,
+    REGION,
+    gauge_areas,
+    put_layer,
+    put_table,
+    read_stored,
+    station_list,
+)
 from shared.assets.discharge_model import GAUGE_CATCHMENTS
 from shared.assets.landing_zone import (
     CATCHMENT_PARTITIONS,
@@ -34,15 +43,6 @@ from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.geoframe import GeoFrame
 from tests.catchments.conftest import Chain, run_chain, strategy_key
 from tests.discharge_model.dagster_results import assets_of, offending_rows
-from tests.discharge_model.training_data_inputs import (
-    CRS,
-    REGION,
-    gauge_areas,
-    put_layer,
-    put_table,
-    read_stored,
-    station_list,
-)
 
 X0, Y0 = 560_000.0, 360_000.0
 """The made-up confluence's origin, in the sample region's CRS."""

@@ -7,7 +7,7 @@ never start. A dataset zip that reaches storage without those checks carries the
 the model, which refuses it before training, naming basin and column. Either way, every object the model
 and its evaluation had published is byte for byte as it was.
 
-The published state is built once: the sample region's landing-zone inputs (``training_data_inputs``),
+The published state is built once: the sample region's landing-zone inputs (``platform_dev.training_inputs``),
 the dataset, a model trained briefly (its quality is not the point here) and its evaluation.
 """
 
@@ -29,6 +29,7 @@ import xarray as xr
 from discharge_model.defs.lstm.definitions import lstm_definitions
 from discharge_model.defs.training_data.definitions import training_data_definitions
 from platform_dev.seaweedfs import SeaweedFS
+from platform_dev.training_inputs import REGION, Network, store_inputs
 from shared.assets.discharge_model import (
     GAUGE_CATCHMENTS,
     LSTM_MODEL,
@@ -49,7 +50,6 @@ from tests.discharge_model.test_training_data import (
     attribute_nan,
     renamed_forcing,
 )
-from tests.discharge_model.training_data_inputs import REGION, Network, store_inputs
 
 DATASET_KEY = AssetLocation.for_partition(TRAINING_DATA, REGIONS, REGION).key(
     TRAINING_DATASET_EXT, name=TRAINING_DATASET_NAME

@@ -1,5 +1,5 @@
 """``discharge_model/gauge_catchments`` and ``discharge_model/training_data`` materialised through Dagster
-on the small sample region's five gauges (inputs in ``training_data_inputs``): the zip's layout is the
+on the small sample region's five gauges (inputs in ``platform_dev.training_inputs``): the zip's layout is the
 registry's contract, its series and attributes are the inputs', its ``dataset.json`` names the bytes it
 was built from; and each bad input of issue 15 (a basin without target, an attribute NaN, a forcing
 column renamed upstream) stops the run at a blocking check naming the basin and column, with the
@@ -26,6 +26,13 @@ from discharge_model.defs.training_data.checks import GAUGE_CHECKS, TRAINING_CHE
 from discharge_model.defs.training_data.columns import FORCING_INPUTS, STATIC_ATTRIBUTES
 from discharge_model.defs.training_data.definitions import training_data_definitions
 from discharge_model.defs.training_data.target import VALID_FLAGS, specific_discharge
+from platform_dev.training_inputs import (
+    REGION,
+    Network,
+    put_table,
+    read_stored,
+    store_inputs,
+)
 from shared.assets.discharge_model import (
     GAUGE_CATCHMENTS,
     TRAINING_DATA,
@@ -43,13 +50,6 @@ from shared.resources.platform import platform_resources
 from shared.resources.storage import StorageResource
 from shared.storage.layout import PARQUET, AssetLocation
 from tests.discharge_model.dagster_results import assets_of, failure_message, offending_rows
-from tests.discharge_model.training_data_inputs import (
-    REGION,
-    Network,
-    put_table,
-    read_stored,
-    store_inputs,
-)
 
 LOCATION = AssetLocation.for_partition(TRAINING_DATA, REGIONS, REGION)
 DATASET_KEY = LOCATION.key(TRAINING_DATASET_EXT, name=TRAINING_DATASET_NAME)

@@ -19,6 +19,7 @@ from landing_zone.defs.forecasts.keys import FORECAST_GRIB_FIELDS, FORECAST_GRIB
 from landing_zone.defs.forecasts.raw_runs import partition_key
 from shared.assets.landing_zone import CATCHMENT_FORECAST_FORCINGS, REACH_CATCHMENTS
 from shared.automation import when_dep_passed
+from tests.support.automation import stand_in
 
 NOW = dt.datetime(2023, 12, 31, 12, 30, tzinfo=dt.UTC)
 NEWEST, OLDER, BROKEN = (partition_key(dt.datetime(2023, 12, 31, hour, tzinfo=dt.UTC)) for hour in (12, 0, 6))
@@ -37,31 +38,9 @@ class Workspace:
         self.instance = dg.DagsterInstance.ephemeral()
         self.cursor: dg.AssetDaemonCursor | None = None
 
-    def stand_in(self, key: dg.AssetKey, failing: set[str]) -> dg.AssetsDefinition:
-        """An asset with ``key``'s partitions and checks, each check passing unless named in ``failing``."""
-        node = self.graph.get(key)
-        specs = [self.graph.get_check_spec(check) for check in node.check_keys]
-
-        @dg.asset(
-            key=key,
-            partitions_def=node.partitions_def,
-            check_specs=[
-                dg.AssetCheckSpec(s.name, asset=key, blocking=s.blocking, partitions_def=s.partitions_def)
-                for s in specs
-            ],
-        )
-        def stand_in() -> dg.MaterializeResult:
-            return dg.MaterializeResult(
-                check_results=[
-                    dg.AssetCheckResult(check_name=s.name, passed=s.name not in failing) for s in specs
-                ]
-            )
-
-        return stand_in
-
     def materialise(self, key: dg.AssetKey, partition: str, failing: set[str] = frozenset()) -> None:  # type: ignore[assignment]
         result = dg.materialize(
-            [self.stand_in(key, set(failing))],
+            [stand_in(self.graph, key, set(failing))],
             instance=self.instance,
             partition_key=partition,
             raise_on_error=False,

@@ -1,23 +1,11 @@
 """Polishing scored against the sample region's truth (clean series and planted artefacts)."""
 
-import zipfile
-from pathlib import Path
-
 import polars as pl
 import pytest
 
 from landing_zone.defs.stations.polishing import polish
-from landing_zone.defs.stations.provider_formats import HYDRO_FORMAT, METEO_FORMAT, parse_provider_csv
 from landing_zone.defs.stations.rules import FLAGS, RULES
-
-
-def parsed(region: Path, network: str) -> pl.DataFrame:
-    fmt = METEO_FORMAT if network == "meteo" else HYDRO_FORMAT
-    tables = []
-    for path in sorted((region / "stations" / network / "v2").rglob("*.zip")):
-        with zipfile.ZipFile(path) as archive:
-            tables.append(parse_provider_csv(archive.read(archive.namelist()[0]), fmt, path.stem))
-    return pl.concat(tables, how="vertical_relaxed")
+from platform_dev.training_inputs import parsed
 
 
 @pytest.fixture(scope="module")

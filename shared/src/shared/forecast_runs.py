@@ -15,3 +15,11 @@ FORECAST_RUN_CRON = "0 */6 * * *"
 
 FIRST_FORECAST_RUN = dt.datetime(2023, 1, 1, tzinfo=dt.UTC)
 """The first run the partitions offer: before the sample region's runs (late 2023) and any kept since."""
+
+
+def run_start(key: str) -> dt.datetime:
+    """The start time (UTC) a run partition key names; a key of another form fails naming it."""
+    try:
+        return dt.datetime.strptime(key, FORECAST_RUN_FORMAT).replace(tzinfo=dt.UTC)
+    except ValueError:
+        raise ValueError(f"forecast run partition {key!r} is not of the form YYYY-MM-DD-HH:MM") from None

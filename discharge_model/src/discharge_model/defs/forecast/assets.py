@@ -40,7 +40,6 @@ from discharge_model.defs.forecast.network import local_inflow
 from discharge_model.defs.forecast.region import configured_region
 from discharge_model.defs.forecast.verification import (
     median_nse,
-    observed_discharge,
     verification_table,
 )
 from discharge_model.defs.lstm.promotion import NoPromotedModelError, promoted
@@ -49,11 +48,14 @@ from discharge_model.defs.lstm.training_data import unpack
 from discharge_model.defs.training_data.dataset import write_dataset
 from discharge_model.defs.training_data.inputs import (
     StoredInput,
+    read_gauge_discharge,
     read_input,
-    scan_reader,
     versions,
 )
-from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE, M3S_TO_MM_PER_DAY_KM2
+from discharge_model.defs.training_data.target import (
+    M3S_TO_MM_PER_DAY_KM2,
+    valid_discharge,
+)
 from shared.assets.discharge_model import (
     DISCHARGE_FORECAST,
     FORECAST_VERIFICATION,
@@ -71,7 +73,7 @@ from shared.assets.landing_zone import (
     REGIONS,
 )
 from shared.automation import when_dep_passed
-from shared.forecast_runs import FORECAST_RUN_FORMAT
+from shared.forecast_runs import run_start
 from shared.k8s import K8sOpTags
 from shared.resources.platform import PARQUET_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
@@ -148,11 +150,6 @@ def refused_forecast() -> Iterator[None]:
         raise dg.Failure(description=str(error), allow_retries=False) from error
 
 
-def run_time_of(partition_key: str) -> dt.datetime:
-    """The run's start time (UTC) from its partition key."""
-    return dt.datetime.strptime(partition_key, FORECAST_RUN_FORMAT).replace(tzinfo=dt.UTC)
-
-
 @dg.asset(
     key=DISCHARGE_FORECAST,
     deps=[
@@ -204,7 +201,7 @@ def discharge_forecast(
     gauges = sorted(table["gauge"].drop_nulls().unique().to_list())
     metadata = {
         "region": dg.MetadataValue.text(issued.region),
-        "run_time": dg.MetadataValue.text(run_time_of(run_key).isoformat()),
+        "run_time": dg.MetadataValue.text(run_start(run_key).isoformat()),
         "model_run": dg.MetadataValue.text(issued.model["run_id"]),
         "model_archive": dg.MetadataValue.text(issued.model["archive"]),
         "lead_days": dg.MetadataValue.int(table.select(pl.col("lead_day").max()).item()),
@@ -229,7 +226,7 @@ def issue_forecast(
     from discharge_model.defs.forecast.simulation import model_reads, simulate_days
 
     region = configured_region(config.region)
-    run_time = run_time_of(run_key)
+    run_time = run_start(run_key)
     model = promoted(store, AssetLocation.for_partition(MODEL_EVALUATION, REGIONS, region))
     run_dir = fetch(store, model["archive"], scratch / "model", model.get("sha256"))
     reads = model_reads(run_dir)
@@ -238,7 +235,7 @@ def issue_forecast(
     window = Window(
         run_day=run_time.date(),
         first_simulated=run_time.date() - dt.timedelta(days=config.max_observation_age_days),
-        last_day=days["date"].max(),
+        last_day=max(days["date"].to_list()),
         seq_length=reads.seq_length,
     )
     ids = forecast["catchment_id"].unique()
@@ -342,16 +339,8 @@ def forecast_verification(
         )
         codes = gauges.filter(pl.col("catchment_id").is_not_null())["gauge"].to_list()
         forecasts, runs = stored_forecasts(store, codes)
-        polished, _ = read_input(
-            store,
-            AssetLocation.for_partition(HYDRO_POLISHED),
-            scan_reader(
-                required=["station", "time", "variable", "value", "flag"],
-                columns=[],
-                where=pl.col("station").is_in(codes) & (pl.col("variable") == DISCHARGE_VARIABLE),
-            ),
-        )
-    table = verification_table(forecasts, observed_discharge(polished, codes))
+        polished, _ = read_gauge_discharge(store, codes)
+    table = verification_table(forecasts, valid_discharge(polished, codes))
     if table.is_empty():
         context.log.warning(f"{runs} stored forecast(s) of {region}: none has an observed day yet")
     medians = median_nse(table)

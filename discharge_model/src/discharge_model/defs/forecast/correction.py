@@ -40,7 +40,7 @@ import datetime as dt
 
 import polars as pl
 
-from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE, VALID_FLAGS
+from discharge_model.defs.training_data.target import valid_discharge
 
 
 def last_observations(
@@ -50,22 +50,14 @@ def last_observations(
     ``max_age_days`` days before ``run_day`` (gauges without one are absent)."""
     first = run_day - dt.timedelta(days=max_age_days)
     return (
-        polished.filter(
-            (pl.col("variable") == DISCHARGE_VARIABLE)
-            & pl.col("station").is_in(gauges)
-            & pl.col("flag").is_in(VALID_FLAGS)
-            & pl.col("value").is_not_null()
-            & pl.col("value").is_not_nan()
-        )
-        .with_columns(date=pl.col("time").dt.date())
+        valid_discharge(polished, gauges)
         .filter(pl.col("date").is_between(first, run_day - dt.timedelta(days=1)))
         .sort("date")
-        .group_by("station")
+        .group_by("gauge")
         .agg(
             pl.col("date").last().alias("last_observed_date"),
-            pl.col("value").last().alias("last_observed_m3s"),
+            pl.col("observed_m3s").last().alias("last_observed_m3s"),
         )
-        .rename({"station": "gauge"})
     )
 
 

@@ -12,8 +12,12 @@ from dagster import AssetKey
 from discharge_model.defs.forecast.model_inputs import Window
 from discharge_model.defs.forecast.simulation import ModelReads
 from discharge_model.defs.training_data.assets import conditioning_of, layer
-from discharge_model.defs.training_data.inputs import StoredInput, read_input, scan_reader
-from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE
+from discharge_model.defs.training_data.inputs import (
+    StoredInput,
+    read_gauge_discharge,
+    read_input,
+    scan_reader,
+)
 from shared.assets.discharge_model import GAUGE_CATCHMENTS
 from shared.assets.landing_zone import (
     CATCHMENT_ATTRIBUTES,
@@ -21,7 +25,6 @@ from shared.assets.landing_zone import (
     CATCHMENT_FORECAST_FORCINGS,
     CLIMATIC_INDICES,
     FORECAST_RUNS,
-    HYDRO_POLISHED,
     REACHES,
     REGIONS,
 )
@@ -96,14 +99,5 @@ def network(store: Storage, region: str, conditioning: str | None) -> tuple[Netw
         raise ValueError(f"{gauges_read.uri} names no single conditioning strategy: set `conditioning`")
     reaches, reaches_read = read_input(store, layer(REACHES, strategy, region), read_geoparquet)
     matched = gauges.filter(pl.col("catchment_id").is_not_null()).select("gauge", "catchment_id")
-    polished, polished_read = read_input(
-        store,
-        AssetLocation.for_partition(HYDRO_POLISHED),
-        scan_reader(
-            required=["station", "time", "variable", "value", "flag"],
-            columns=[],
-            where=(pl.col("variable") == DISCHARGE_VARIABLE)
-            & pl.col("station").is_in(matched["gauge"].implode()),
-        ),
-    )
+    polished, polished_read = read_gauge_discharge(store, matched["gauge"].to_list())
     return Network(matched, reaches, polished), [gauges_read, reaches_read, polished_read]

@@ -13,7 +13,6 @@ from __future__ import annotations
 import polars as pl
 
 from discharge_model.defs.lstm.metrics import nse, percent_bias
-from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE, VALID_FLAGS
 
 FORECASTS = {"": "corrected_m3s", "model_": "discharge_m3s", "persistence_": "last_observed_m3s"}
 """Column prefix of each scored forecast in the verification table, and the forecast column scored."""
@@ -28,25 +27,6 @@ SCHEMA = pl.Schema(
         **{f"{prefix}{name}": pl.Float64 for prefix in FORECASTS for name in ("nse", "bias_pct")},
     }
 )
-
-
-def observed_discharge(polished: pl.DataFrame, gauges: list[str]) -> pl.DataFrame:
-    """``gauge``, ``date``, ``observed_m3s``: the valid daily discharge of the gauges."""
-    return (
-        polished.filter(
-            (pl.col("variable") == DISCHARGE_VARIABLE)
-            & pl.col("station").is_in(gauges)
-            & pl.col("flag").is_in(VALID_FLAGS)
-            & pl.col("value").is_not_null()
-            & pl.col("value").is_not_nan()
-        )
-        .select(
-            pl.col("station").alias("gauge"),
-            pl.col("time").dt.date().alias("date"),
-            pl.col("value").alias("observed_m3s"),
-        )
-        .unique(["gauge", "date"], keep="first")
-    )
 
 
 def verification_table(forecasts: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:

@@ -51,13 +51,13 @@ from discharge_model.defs.training_data.gauge_matching import Matches, MatchSett
 from discharge_model.defs.training_data.inputs import (
     StoredInput,
     file_version,
+    read_gauge_discharge,
     read_input,
     scan_reader,
     uris,
     versions,
 )
 from discharge_model.defs.training_data.periods import PERIOD_NAMES, Periods
-from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE
 from shared.assets.discharge_model import (
     GAUGE_CATCHMENTS,
     TRAINING_DATA,
@@ -425,16 +425,7 @@ def assemble_candidate(
             scan_reader(["catchment_id"], config.static_attributes, pl.col("catchment_id").is_in(ids)),
         )
         read.append(stored)
-    polished, polished_read = read_input(
-        store,
-        AssetLocation.for_partition(HYDRO_POLISHED),
-        scan_reader(
-            required=["station", "time", "variable", "value", "flag"],
-            columns=[],
-            where=(pl.col("variable") == DISCHARGE_VARIABLE)
-            & pl.col("station").is_in(gauges["gauge"].to_list()),
-        ),
-    )
+    polished, polished_read = read_gauge_discharge(store, gauges["gauge"].to_list())
     read.append(polished_read)
     candidate = assemble(
         gauges,

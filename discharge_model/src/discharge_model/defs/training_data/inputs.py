@@ -16,6 +16,8 @@ from typing import TypeVar
 
 import polars as pl
 
+from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE
+from shared.assets.landing_zone import HYDRO_POLISHED
 from shared.storage import ObjectNotFoundError, Storage
 from shared.storage.checksums import file_sha256
 from shared.storage.layout import PARQUET, AssetLocation
@@ -102,3 +104,17 @@ def versions(inputs: Sequence[StoredInput]) -> dict[str, str]:
 def uris(inputs: Sequence[StoredInput]) -> dict[str, str]:
     """``{asset key: URI read}`` for ``dataset.json``."""
     return {item.asset: item.uri for item in inputs}
+
+
+def read_gauge_discharge(store: Storage, gauges: Sequence[str]) -> tuple[pl.DataFrame, StoredInput]:
+    """The polished discharge rows (``station``, ``time``, ``variable``, ``value``, ``flag``) of ``gauges``,
+    whatever their flags (training marks invalid days NaN, forecasts keep the valid ones)."""
+    return read_input(
+        store,
+        AssetLocation.for_partition(HYDRO_POLISHED),
+        scan_reader(
+            required=["station", "time", "variable", "value", "flag"],
+            columns=[],
+            where=(pl.col("variable") == DISCHARGE_VARIABLE) & pl.col("station").is_in(list(gauges)),
+        ),
+    )

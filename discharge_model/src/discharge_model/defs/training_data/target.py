@@ -54,9 +54,29 @@ def specific_discharge(
             f"{first['date']} in the polished series ({repeated.height} gauge-days repeated)"
         )
     area = pl.col("station").replace_strict(gauge_areas, return_dtype=pl.Float64)
-    valid = pl.col("flag").is_in(VALID_FLAGS) & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
     return rows.select(
         pl.col("station").alias("basin"),
         "date",
-        pl.when(valid).then(pl.col("value") * M3S_TO_MM_PER_DAY_KM2 / area).alias(TARGET),
+        pl.when(valid_value()).then(pl.col("value") * M3S_TO_MM_PER_DAY_KM2 / area).alias(TARGET),
+    )
+
+
+def valid_value() -> pl.Expr:
+    """A polished row whose value the model may use: a :data:`VALID_FLAGS` flag and a number."""
+    return pl.col("flag").is_in(VALID_FLAGS) & pl.col("value").is_not_null() & pl.col("value").is_not_nan()
+
+
+def valid_discharge(polished: pl.DataFrame, gauges: list[str]) -> pl.DataFrame:
+    """``gauge``, ``date``, ``observed_m3s``: the valid daily discharge of ``gauges`` in the long polished
+    table (what forecasts are updated with and scored against)."""
+    return (
+        polished.filter(
+            (pl.col("variable") == DISCHARGE_VARIABLE) & pl.col("station").is_in(gauges) & valid_value()
+        )
+        .select(
+            pl.col("station").alias("gauge"),
+            pl.col("time").dt.date().alias("date"),
+            pl.col("value").alias("observed_m3s"),
+        )
+        .unique(["gauge", "date"], keep="first")
     )

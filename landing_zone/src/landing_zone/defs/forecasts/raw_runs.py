@@ -30,7 +30,7 @@ from pathlib import Path
 
 from landing_zone.sources import RemoteFile, SourceNotFound, list_remote, redact_url
 from landing_zone.sources.urls import local_path, scheme_of
-from shared.forecast_runs import FIRST_FORECAST_RUN, FORECAST_RUN_FORMAT
+from shared.forecast_runs import FIRST_FORECAST_RUN, FORECAST_RUN_FORMAT, run_start
 from shared.storage import Storage
 from shared.storage.layout import DEFAULT_OBJECT_NAME, SINGLE_DIMENSION, AssetLocation
 
@@ -65,10 +65,7 @@ def partition_key(run: dt.datetime) -> str:
 
 def run_of(key: str) -> dt.datetime:
     """The run time of a partition key; a key that is no run time fails naming it."""
-    try:
-        run = dt.datetime.strptime(key, FORECAST_RUN_FORMAT).replace(tzinfo=dt.UTC)
-    except ValueError:
-        raise ValueError(f"forecast run partition {key!r} is not of the form YYYY-MM-DD-HH:MM") from None
+    run = run_start(key)
     try:
         return check_run(run)
     except ValueError as error:

@@ -1,5 +1,7 @@
 """Landing-zone inputs of the training data, stored where the landing zone publishes them.
 
+Shared by the discharge model's tests and the forecast benchmark (which trains its model on them).
+
 Built around the small sample region's five gauges so the series are realistic without running the
 landing zone's whole chain: the station list is the provider's own ``stations.csv`` parsed by the landing
 zone's parser, the polished discharge is the landing zone's polishing of the provider's files, and the
@@ -11,6 +13,7 @@ areas are the generator's gauge areas rounded to whole 4 m cells.
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +23,12 @@ import polars as pl
 import shapely
 
 from landing_zone.defs.stations.polishing import polish
-from landing_zone.defs.stations.provider_formats import STATION_LIST_FORMAT, parse_provider_csv
+from landing_zone.defs.stations.provider_formats import (
+    HYDRO_FORMAT,
+    METEO_FORMAT,
+    STATION_LIST_FORMAT,
+    parse_provider_csv,
+)
 from shared.assets.landing_zone import (
     CATCHMENT_ATTRIBUTES,
     CATCHMENT_FORCINGS,
@@ -37,7 +45,6 @@ from shared.resources.storage import StorageResource
 from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.formats import write_geoparquet
 from shared.vectors.geoframe import GeoFrame
-from tests.stations.test_polishing import parsed
 
 REGION = "pilica"
 STRATEGY = "burn_fill"
@@ -119,6 +126,17 @@ def network(manifest: dict) -> Network:
         gauge_reach,
         areas,
     )
+
+
+def parsed(region: Path, network: str) -> pl.DataFrame:
+    """Every station file the provider publishes for ``network`` (meteo | hydro), parsed as the landing zone
+    parses it."""
+    fmt = METEO_FORMAT if network == "meteo" else HYDRO_FORMAT
+    tables = []
+    for path in sorted((region / "stations" / network / "v2").rglob("*.zip")):
+        with zipfile.ZipFile(path) as archive:
+            tables.append(parse_provider_csv(archive.read(archive.namelist()[0]), fmt, path.stem))
+    return pl.concat(tables, how="vertical_relaxed")
 
 
 def station_list(region: Path) -> pl.DataFrame:
