@@ -2,6 +2,7 @@
 the network mismatches it refuses, and the updating of the model with the last observation."""
 
 import datetime as dt
+import logging
 
 import polars as pl
 import pytest
@@ -91,3 +92,18 @@ def test_the_models_error_is_carried_over_the_horizon_and_decays_with_k() -> Non
     assert below["corrected_m3s"].to_list()[:2] == pytest.approx([1.0, 2.0])
     clipped = corrected(forecast, before.with_columns(discharge_m3s=pl.lit(6.0)), observed, k=1.0)
     assert clipped["corrected_m3s"].to_list()[:2] == [0.0, 0.0]
+
+
+def test_the_no_target_warning_of_each_forecast_catchment_stays_out_of_the_log(caplog) -> None:
+    """Every catchment of a forecast's dataset lacks a target; NeuralHydrology would warn once per basin."""
+    from discharge_model.defs.forecast.simulation import NO_TARGET_WARNING, without_target_warnings
+
+    logger = logging.getLogger("neuralhydrology.datasetzoo.basedataset")
+    with caplog.at_level(logging.WARNING), without_target_warnings():
+        logger.warning(f"The following basins had {NO_TARGET_WARNING}: t3-0019.")
+        logger.warning("another warning")
+    logger.warning(f"after: {NO_TARGET_WARNING}")
+    assert [record.getMessage() for record in caplog.records] == [
+        "another warning",
+        f"after: {NO_TARGET_WARNING}",
+    ]
