@@ -339,7 +339,7 @@ def forecast_verification(
         )
         codes = gauges.filter(pl.col("catchment_id").is_not_null())["gauge"].to_list()
         forecasts, runs = stored_forecasts(store, codes)
-        polished, _ = read_gauge_discharge(store, codes)
+        polished, _ = read_gauge_discharge(store, AssetLocation.for_partition(HYDRO_POLISHED), codes)
     table = verification_table(forecasts, valid_discharge(polished, codes))
     if table.is_empty():
         context.log.warning(f"{runs} stored forecast(s) of {region}: none has an observed day yet")

@@ -25,6 +25,7 @@ from shared.assets.landing_zone import (
     CATCHMENT_FORECAST_FORCINGS,
     CLIMATIC_INDICES,
     FORECAST_RUNS,
+    HYDRO_POLISHED,
     REACHES,
     REGIONS,
 )
@@ -99,5 +100,7 @@ def network(store: Storage, region: str, conditioning: str | None) -> tuple[Netw
         raise ValueError(f"{gauges_read.uri} names no single conditioning strategy: set `conditioning`")
     reaches, reaches_read = read_input(store, layer(REACHES, strategy, region), read_geoparquet)
     matched = gauges.filter(pl.col("catchment_id").is_not_null()).select("gauge", "catchment_id")
-    polished, polished_read = read_gauge_discharge(store, matched["gauge"].to_list())
+    polished, polished_read = read_gauge_discharge(
+        store, AssetLocation.for_partition(HYDRO_POLISHED), matched["gauge"].to_list()
+    )
     return Network(matched, reaches, polished), [gauges_read, reaches_read, polished_read]

@@ -425,7 +425,9 @@ def assemble_candidate(
             scan_reader(["catchment_id"], config.static_attributes, pl.col("catchment_id").is_in(ids)),
         )
         read.append(stored)
-    polished, polished_read = read_gauge_discharge(store, gauges["gauge"].to_list())
+    polished, polished_read = read_gauge_discharge(
+        store, AssetLocation.for_partition(HYDRO_POLISHED), gauges["gauge"].to_list()
+    )
     read.append(polished_read)
     candidate = assemble(
         gauges,

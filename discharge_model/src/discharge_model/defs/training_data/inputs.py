@@ -17,7 +17,6 @@ from typing import TypeVar
 import polars as pl
 
 from discharge_model.defs.training_data.target import DISCHARGE_VARIABLE
-from shared.assets.landing_zone import HYDRO_POLISHED
 from shared.storage import ObjectNotFoundError, Storage
 from shared.storage.checksums import file_sha256
 from shared.storage.layout import PARQUET, AssetLocation
@@ -106,12 +105,15 @@ def uris(inputs: Sequence[StoredInput]) -> dict[str, str]:
     return {item.asset: item.uri for item in inputs}
 
 
-def read_gauge_discharge(store: Storage, gauges: Sequence[str]) -> tuple[pl.DataFrame, StoredInput]:
-    """The polished discharge rows (``station``, ``time``, ``variable``, ``value``, ``flag``) of ``gauges``,
-    whatever their flags (training marks invalid days NaN, forecasts keep the valid ones)."""
+def read_gauge_discharge(
+    store: Storage, polished: AssetLocation, gauges: Sequence[str]
+) -> tuple[pl.DataFrame, StoredInput]:
+    """The discharge rows (``station``, ``time``, ``variable``, ``value``, ``flag``) of ``gauges`` in the
+    polished series at ``polished`` (the caller names the asset: this module imports no Dagster), whatever
+    their flags (training marks invalid days NaN, forecasts keep the valid ones)."""
     return read_input(
         store,
-        AssetLocation.for_partition(HYDRO_POLISHED),
+        polished,
         scan_reader(
             required=["station", "time", "variable", "value", "flag"],
             columns=[],
