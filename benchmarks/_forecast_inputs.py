@@ -35,10 +35,10 @@ from platform_dev.sample_region.spec import RegionSpec
 from platform_dev.training_inputs import (
     CRS,
     REGION,
-    VARIABLES,
     Network,
     attributes,
     climatic_indices,
+    completed_forcings,
     put_layer,
     put_table,
     store_inputs,
@@ -169,21 +169,8 @@ def observed_forcings(net: Network, truth: pl.DataFrame, run: dt.datetime) -> pl
             for kind in ("progressive", "reach")
         ]
     )
-    pet = (pl.col("air_temperature_c") + 5.0).clip(lower_bound=0.0) * 0.12  # as training_inputs.forcings
-    return (
-        catchments.join(days, on="station")
-        .with_columns(pet_mm=pet, **{f"{v}_valid_fraction": pl.lit(1.0) for v in VARIABLES})
-        .select(
-            "catchment_id",
-            "catchment_kind",
-            "date",
-            "area_km2",
-            "outlet_id",
-            *VARIABLES,
-            "pet_mm",
-            *(f"{v}_valid_fraction" for v in VARIABLES),
-        )
-        .sort("catchment_id", "catchment_kind", "date")
+    return completed_forcings(catchments.join(days, on="station")).sort(
+        "catchment_id", "catchment_kind", "date"
     )
 
 

@@ -160,8 +160,13 @@ def forcings(region: Path, manifest: dict, net: Network) -> pl.DataFrame:
                         outlet_id=pl.lit(reach_id),
                     )
                 )
-    table = pl.concat(frames)
-    pet = (pl.col("air_temperature_c") + 5.0).clip(lower_bound=0.0) * 0.12  # Oudin's shape, mm/day
+    return completed_forcings(pl.concat(frames))
+
+
+def completed_forcings(table: pl.DataFrame) -> pl.DataFrame:
+    """Catchment rows with the weather ``VARIABLES`` as the forcings contract lays them out: PET (Oudin's
+    shape, mm/day) and valid fractions of 1 added, columns in the contract's order."""
+    pet = (pl.col("air_temperature_c") + 5.0).clip(lower_bound=0.0) * 0.12
     return table.with_columns(pet_mm=pet, **{f"{v}_valid_fraction": pl.lit(1.0) for v in VARIABLES}).select(
         "catchment_id",
         "catchment_kind",
