@@ -15,7 +15,8 @@ import datetime as dt
 import json
 from typing import Any
 
-from shared.storage import ObjectNotFoundError, Storage
+from discharge_model.defs.lstm.run_archive import stored_record
+from shared.storage import Storage
 from shared.storage.layout import JSON, AssetLocation
 
 PROMOTED_NAME = "promoted"
@@ -50,10 +51,10 @@ def promote(
 def promoted(storage: Storage, evaluation: AssetLocation) -> dict[str, Any]:
     """The promoted model's record; :class:`NoPromotedModelError` before any evaluation passed."""
     key = promoted_key(evaluation)
-    try:
-        record: dict[str, Any] = json.loads(storage.get_bytes(key))
-    except ObjectNotFoundError:
-        raise NoPromotedModelError(
+    return stored_record(
+        storage,
+        key,
+        NoPromotedModelError(
             f"no promoted model at {storage.uri(key)}: no evaluation of this partition has passed yet"
-        ) from None
-    return record
+        ),
+    )

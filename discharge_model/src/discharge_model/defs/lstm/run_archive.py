@@ -98,12 +98,22 @@ def pointer_key(location: AssetLocation) -> str:
 def current(storage: Storage, location: AssetLocation) -> dict[str, Any]:
     """The published run's pointer record; :class:`ModelNotFoundError` before the first training."""
     key = pointer_key(location)
+    return stored_record(
+        storage,
+        key,
+        ModelNotFoundError(
+            f"no trained model at {storage.uri(key)}: materialise the lstm asset for this partition first"
+        ),
+    )
+
+
+def stored_record(storage: Storage, key: str, missing: LookupError) -> dict[str, Any]:
+    """The JSON record at ``key`` (a model pointer: ``current.json``, ``promoted.json``); ``missing`` is
+    raised when there is none yet."""
     try:
         record: dict[str, Any] = json.loads(storage.get_bytes(key))
     except ObjectNotFoundError:
-        raise ModelNotFoundError(
-            f"no trained model at {storage.uri(key)}: materialise the lstm asset for this partition first"
-        ) from None
+        raise missing from None
     return record
 
 

@@ -65,35 +65,31 @@ from shared.storage.layout import COG, AssetLocation, partition_dimensions
 MAX_FINDINGS_SHOWN = 20
 """Findings listed in a check's metadata (the count is always complete)."""
 
+
+def run_check(name: str, description: str) -> dg.AssetCheckSpec:
+    """A blocking check of one run's fields, partitioned like the asset (see :data:`CHECKS`)."""
+    return dg.AssetCheckSpec(
+        name, asset=FORECAST_GRIB_FIELDS, blocking=True, partitions_def=FORECAST_RUNS, description=description
+    )
+
+
 CHECKS = {
-    "lead_times": dg.AssetCheckSpec(
+    "lead_times": run_check(
         "lead_times_complete",
-        asset=FORECAST_GRIB_FIELDS,
-        blocking=True,
-        partitions_def=FORECAST_RUNS,
-        description="Every expected lead time (config: step_h to horizon_h) of both variables is present.",
+        "Every expected lead time (config: step_h to horizon_h) of both variables is present.",
     ),
-    "coverage": dg.AssetCheckSpec(
+    "coverage": run_check(
         "grid_covers_region",
-        asset=FORECAST_GRIB_FIELDS,
-        blocking=True,
-        partitions_def=FORECAST_RUNS,
-        description="The model grid's points surround the region's analysis grid on every side.",
+        "The model grid's points surround the region's analysis grid on every side.",
     ),
-    "physical_bounds": dg.AssetCheckSpec(
+    "physical_bounds": run_check(
         "values_within_physical_bounds",
-        asset=FORECAST_GRIB_FIELDS,
-        blocking=True,
-        partitions_def=FORECAST_RUNS,
-        description="Temperature within -90..60 °C, per-step precipitation within 0..305 mm/h times the "
+        "Temperature within -90..60 °C, per-step precipitation within 0..305 mm/h times the "
         "step's hours, no missing value.",
     ),
-    "accumulation": dg.AssetCheckSpec(
+    "accumulation": run_check(
         "precipitation_sums_to_run_total",
-        asset=FORECAST_GRIB_FIELDS,
-        blocking=True,
-        partitions_def=FORECAST_RUNS,
-        description="The de-accumulated precipitation sums back to the run total within the packing "
+        "The de-accumulated precipitation sums back to the run total within the packing "
         "precision (a clipped negative step breaks it).",
     ),
 }
