@@ -66,9 +66,9 @@ def test_landing_zone_imports_without_heavy_modules():
     assert probe["rss_mb"] < 300
     # elevation: 4 stages x DTM, DSM; stations: 4 stages x meteo, hydro; rivers 2, catchments 8;
     # features: meteo/daily_grids, features/catchment_forcings, features/catchment_attributes,
-    # climatic_indices/catchment, features/catchment_forecast_forcings; forecasts: forecast/grib/raw,
-    # forecast/grib/fields
-    assert probe["assets"] == 8 + 8 + 2 + 8 + 5 + 2
+    # climatic_indices/catchment, features/catchment_forecast_forcings, features/catchment_vegetation;
+    # forecasts: forecast/grib/raw, forecast/grib/fields; satellite: satellite/scenes, satellite/ndvi
+    assert probe["assets"] == 8 + 8 + 2 + 8 + 6 + 2 + 2
 
 
 def test_discharge_model_imports_without_heavy_modules():

@@ -15,12 +15,16 @@ import pytest
 from pystac.errors import STACValidationError
 
 from landing_zone.sources import OfflineSchemaError, asset_href, list_items, validate_catalog
+from landing_zone.sources.confinement import SourceUrlRefused
+from landing_zone.sources.urls import split_s3_url
+from platform_dev.seaweedfs import SeaweedFS
 from shared.workers import RetryPolicy
 from tests.sources.http_server import ScriptedServer
 
 pytestmark = pytest.mark.timeout(30)
 
 PROJECTION = "https://stac-extensions.github.io/projection/v2.0.0/schema.json"
+EO = "https://stac-extensions.github.io/eo/v2.0.0/schema.json"  # an extension we do not bundle
 
 
 def _item(month: int) -> pystac.Item:
@@ -149,18 +153,61 @@ def test_invalid_item_fails_with_its_id(
         validate_catalog(served(), retry=fast_retry)
 
 
+def _declare(catalog_dir: Path, extension: str, **fields: Any) -> Path:
+    """Make the first item declare ``extension`` and carry ``fields`` in its properties."""
+    path = catalog_dir / "s2-monthly" / "s2-2025-01" / "s2-2025-01.json"
+    item = json.loads(path.read_text())
+    item["stac_extensions"] = [extension]
+    item["properties"] |= fields
+    path.write_text(json.dumps(item))
+    return path
+
+
+def test_bundled_projection_extension_validates_offline(
+    served: Callable[[], str], catalog_dir: Path, network_attempts: list[str], fast_retry: RetryPolicy
+) -> None:
+    _declare(catalog_dir, PROJECTION, **{"proj:code": "EPSG:32634", "proj:shape": [10, 20]})
+    assert validate_catalog(served(), retry=fast_retry) == 4
+    assert network_attempts == []
+
+
+def test_bundled_projection_schema_is_enforced(
+    catalog_dir: Path, network_attempts: list[str], fast_retry: RetryPolicy
+) -> None:
+    """Version 2 of the extension made ``proj:code`` a string: the old integer EPSG code fails."""
+    _declare(catalog_dir, PROJECTION, **{"proj:code": 32634})
+    with pytest.raises(STACValidationError, match=f"with ID s2-2025-01 against schema at {PROJECTION}"):
+        validate_catalog(str(catalog_dir / "catalog.json"), retry=fast_retry)
+    assert network_attempts == []
+
+
 def test_extension_without_bundled_schema_is_named_not_fetched(
     served: Callable[[], str], catalog_dir: Path, network_attempts: list[str], fast_retry: RetryPolicy
 ) -> None:
-    path = catalog_dir / "s2-monthly" / "s2-2025-01" / "s2-2025-01.json"
-    item = json.loads(path.read_text())
-    item["stac_extensions"] = [PROJECTION]
-    path.write_text(json.dumps(item))
-    with pytest.raises(
-        OfflineSchemaError, match=f"'s2-2025-01'.*extension {PROJECTION} has no bundled schema"
-    ):
+    _declare(catalog_dir, EO)
+    with pytest.raises(OfflineSchemaError, match=f"'s2-2025-01'.*extension {EO} has no bundled schema"):
         validate_catalog(served(), retry=fast_retry)
     assert network_attempts == []
+
+
+def test_items_over_s3_stay_under_the_catalogue_prefix(
+    catalog_dir: Path, seaweedfs: SeaweedFS, s3_url: str, fast_retry: RetryPolicy
+) -> None:
+    """A static catalogue on S3-compatible storage reads like one on disk; a link out of its prefix fails."""
+    bucket, prefix = split_s3_url(s3_url)
+    client = seaweedfs.client()
+    for path in catalog_dir.rglob("*.json"):
+        key = f"{prefix}/{path.relative_to(catalog_dir).as_posix()}"
+        client.put_object(Bucket=bucket, Key=key, Body=path.read_bytes())
+    url = f"{s3_url}/catalog.json"
+    items = list_items(url, retry=fast_retry)
+    assert [item.id for item in items] == ["s2-2025-01", "s2-2025-02"]
+    assert asset_href(items[0], "cog") == f"{s3_url}/s2-monthly/s2-2025-01/composite.tif"
+    catalog = json.loads((catalog_dir / "catalog.json").read_text())
+    catalog["links"].append({"rel": "child", "href": f"s3://{bucket}/elsewhere/catalog.json"})
+    client.put_object(Bucket=bucket, Key=f"{prefix}/catalog.json", Body=json.dumps(catalog).encode())
+    with pytest.raises(SourceUrlRefused, match=r"elsewhere/catalog\.json refused: it lies outside"):
+        list_items(url, retry=fast_retry)
 
 
 def test_other_stac_version_is_refused_offline(

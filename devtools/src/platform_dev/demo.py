@@ -6,7 +6,9 @@ materialised, tick after tick until they request nothing; then each region is co
 in the ``DAGSTER_HOME`` instance, so ``make dev`` shows them. Catchments follow elevation (both
 conditioning strategies), then the station networks, then the catchment features: the meteo month sensor
 registers the months of the polished series, every month x region of daily grids is gridded, then each
-region's catchment forcings, attributes and climatic indices.
+region's catchment forcings, attributes and climatic indices. Last, satellite imagery: the catalogue
+sensor registers the months of each region's STAC catalogue and its runs fetch the scenes and composite
+the NDVI of every month x region, then each region's catchment vegetation attributes.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from landing_zone.defs.catchments.keys import (
     hydrography_key,
 )
 from landing_zone.defs.elevation.keys import elevation_key
-from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
+from landing_zone.defs.features.keys import CATCHMENT_VEGETATION, METEO_DAILY_GRIDS
+from landing_zone.defs.satellite.sensors import satellite_catalog_sensor
 from landing_zone.defs.stations.keys import station_key
 from shared.assets.landing_zone import (
     CATCHMENT_ATTRIBUTES,
@@ -147,6 +150,29 @@ def run_features(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
         materialize_selection(defs, instance, [CLIMATIC_INDICES], region)
 
 
+SATELLITE_TICKS = 5
+"""Catalogue sensor ticks allowed before it must be quiet: the first registers every month and requests
+each month x region once, the second finds nothing new."""
+
+
+def run_satellite(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
+    """The catalogue sensor ticked until it requests nothing (its runs materialise satellite/scenes and
+    satellite/ndvi per month x region, with their checks), then per region the catchment vegetation
+    attributes of the composites."""
+    resources = defs.resources or {}
+    cursor: str | None = None
+    for _ in range(SATELLITE_TICKS):
+        cursor, runs = apply_sensor_tick(defs, instance, satellite_catalog_sensor.name, cursor, resources)
+        if not runs:
+            break
+    else:
+        raise RuntimeError(
+            f"{satellite_catalog_sensor.name} still requested runs after {SATELLITE_TICKS} ticks"
+        )
+    for region in REGIONS.get_partition_keys():
+        materialize_selection(defs, instance, [CATCHMENT_VEGETATION], region)
+
+
 def main() -> None:
     from landing_zone.definitions import defs
 
@@ -157,6 +183,7 @@ def main() -> None:
     run_catchments(defs, instance)
     run_stations(defs, instance)
     run_features(defs, instance)
+    run_satellite(defs, instance)
 
 
 if __name__ == "__main__":

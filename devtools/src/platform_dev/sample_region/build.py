@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,6 @@ def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
     if spec.size == "rough":
         return _write_manifest(out, {"region": _region_entry(spec), **write_rough_sources(spec, out)})
     from platform_dev.sample_region.grib import write_forecasts
-    from platform_dev.sample_region.satellite import default_months, write_satellite
 
     model = region_model(spec)
     manifest: dict[str, Any] = {"region": _region_entry(spec)}
@@ -36,17 +36,7 @@ def build_region(spec: RegionSpec, out: Path) -> dict[str, Any]:
         ("rivers", lambda: write_rivers(spec, out, model.rivers)),
         ("stations", lambda: _stations(spec, out, model)),
         ("forecasts", lambda: write_forecasts(spec, out)),
-        (
-            "satellite",
-            lambda: {
-                f"v{v}": str(
-                    write_satellite(spec, out / "satellite" / f"v{v}", default_months(spec, v)).relative_to(
-                        out
-                    )
-                )
-                for v in (1, 2)
-            },
-        ),
+        ("satellite", lambda: _satellite(spec, out)),
     ]
     for name, step in steps:
         started = time.perf_counter()
@@ -76,6 +66,27 @@ def _stations(spec: RegionSpec, out: Path, model: Any) -> dict[str, Any]:
         }
         for g in gauges
     ]
+    return entry
+
+
+def _satellite(spec: RegionSpec, out: Path) -> dict[str, Any]:
+    """Both catalogue versions, each in its own folder, and what changed. Version 2 starts as a copy of
+    version 1, as a provider republishes: only the new months' scenes are generated, the withdrawn one
+    is removed."""
+    from platform_dev.sample_region.satellite import default_months, withdrawn_months, write_satellite
+
+    entry: dict[str, Any] = {}
+    for version in (1, 2):
+        months = default_months(spec, version)
+        folder = out / "satellite" / f"v{version}"
+        if version == 2:
+            shutil.copytree(out / "satellite" / "v1", folder, dirs_exist_ok=True)
+        catalog = write_satellite(spec, folder, months)
+        entry[f"v{version}"] = {
+            "catalog": str(catalog.relative_to(out)),
+            "months": [f"{month:%Y-%m}" for month in months],
+        }
+    entry["withdrawn_months"] = [f"{month:%Y-%m}" for month in withdrawn_months(spec)]
     return entry
 
 

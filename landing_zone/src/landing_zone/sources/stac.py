@@ -3,7 +3,8 @@
 Imagery providers (and our own outputs) publish static catalogues: JSON files linked by relative
 hrefs, on a web server or a local disk. Reading goes through pystac with a :class:`pystac.StacIO`
 that fetches ``http(s)`` through the platform's HTTP plumbing (connection pool, retries, redacted
-errors) instead of pystac's bare requests.
+errors) instead of pystac's bare requests, and ``s3://`` through the platform's S3 client (endpoint
+and credentials from the standard AWS variables), for catalogues on S3-compatible storage.
 
 Every href read (catalogue links, items) and every asset href handed out must stay under the
 catalogue's allowed prefixes, by default the folder of the catalogue itself
@@ -12,15 +13,19 @@ site fails naming the item, instead of being read or downloaded.
 
 Validation must not depend on schemas.stacspec.org being reachable (no service is, from a cluster
 without egress) nor hang waiting for it. pystac bundles the core STAC JSON schemas of the version it
-writes, and :func:`validate_catalog` validates against those only: a catalogue of another STAC version
-or an object that declares an extension, whose schema is not bundled, raises
+writes; the schemas of the extensions our catalogues use ship in ``stac_schemas/`` beside this module
+(the projection extension v2.0.0). :func:`validate_catalog` validates against those only: a catalogue
+of another STAC version, or an object that declares an extension whose schema is not bundled, raises
 :class:`OfflineSchemaError` naming it instead of reaching out to the network.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from functools import cache
+from importlib.resources import files
 from typing import Any
 
 import pystac
@@ -31,20 +36,24 @@ from pystac.utils import make_absolute_href
 from pystac.validation import JsonSchemaSTACValidator, validate_dict
 
 from landing_zone.sources.confinement import confine_url, provider_root, refusal, url_guard
-from landing_zone.sources.http import read_document
-from landing_zone.sources.urls import local_path, scheme_of
+from landing_zone.sources.http import FetchError, read_document, with_retries
+from landing_zone.sources.s3 import s3_client, s3_failure
+from landing_zone.sources.urls import local_path, scheme_of, split_s3_url
 from shared.workers import RetryPolicy
 
 _LINKED_OBJECTS = {"child", "item"}
 _NO_TIME = datetime.min.replace(tzinfo=UTC)
+_SCHEMA_FOLDER = "stac_schemas"
 
 
 class OfflineSchemaError(RuntimeError):
-    """Validation needs a JSON schema that pystac does not bundle, and fetching it is not allowed."""
+    """Validation needs a JSON schema that is not bundled (by pystac or by us), and fetching it is not
+    allowed."""
 
 
 class PlatformStacIO(DefaultStacIO):
-    """Reads STAC JSON from local paths, ``file://`` and ``http(s)://`` (through the platform's plumbing).
+    """Reads STAC JSON from local paths, ``file://``, ``http(s)://`` and ``s3://`` (through the platform's
+    plumbing).
 
     With ``allowed_prefixes`` every href read, and every redirect, must lie under one of them.
     Writing stays pystac's (local files only): assets write catalogues locally and then store them.
@@ -70,7 +79,24 @@ class PlatformStacIO(DefaultStacIO):
             return read_document(href, timeout_s=self.timeout_s, retry=self.retry, guard=guard).decode(
                 "utf-8"
             )
+        if scheme_of(href) == "s3":
+            return _read_s3_object(href, self.timeout_s, self.retry).decode("utf-8")
         return local_path(href).read_text(encoding="utf-8")
+
+
+def _read_s3_object(url: str, timeout_s: float, retry: RetryPolicy | None) -> bytes:
+    """A whole (small) object, with the platform's retries: S3 has no redirects to confine."""
+    bucket, key = split_s3_url(url)
+    client = s3_client(timeout_s)
+
+    def attempt() -> bytes:
+        try:
+            body: bytes = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except Exception as error:
+            raise s3_failure(error, url) from None
+        return body
+
+    return with_retries(url, attempt, retry)[0]
 
 
 def _confined_io(
@@ -136,7 +162,13 @@ def list_items(
         raise ValueError(f"since must be timezone-aware, got {since.isoformat()}")
     catalog = open_catalog(catalog_url, timeout_s=timeout_s, retry=retry, allowed_prefixes=allowed_prefixes)
     container = catalog if collection_id is None else _collection(catalog, collection_id)
-    items = list(container.get_items(recursive=True))
+    try:
+        items = list(container.get_items(recursive=True))
+    except pystac.STACError as error:
+        # pystac reports any unreadable link as "does not resolve to a STAC object": surface why.
+        if isinstance(error.__cause__, FetchError):
+            raise error.__cause__ from None
+        raise
     if since is not None:
         items = [item for item in items if (when := _item_time(item)) is not None and when >= since]
     return sorted(items, key=lambda item: (_item_time(item) or _NO_TIME, item.id))
@@ -180,8 +212,24 @@ def _root_prefixes(item: pystac.Item) -> tuple[str, ...] | None:
     return (provider_root(root_href),) if root_href else None
 
 
+@cache
+def _bundled_extension_schemas() -> dict[str, dict[str, Any]]:
+    """The extension schemas shipped in ``stac_schemas/``, keyed by their ``$id`` (the extension URL)."""
+    schemas = {}
+    for entry in files(__package__ or "landing_zone.sources").joinpath(_SCHEMA_FOLDER).iterdir():
+        if entry.name.endswith(".json"):
+            schema = json.loads(entry.read_text(encoding="utf-8"))
+            schemas[schema["$id"]] = schema
+    return schemas
+
+
 class _BundledSchemaValidator(JsonSchemaSTACValidator):
-    """pystac's JSON-schema validator restricted to the schemas pystac bundles: it never fetches one."""
+    """pystac's JSON-schema validator restricted to bundled schemas (pystac's core ones and ours in
+    ``stac_schemas/``): it never fetches one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.schema_cache.update(_bundled_extension_schemas())
 
     def validate_core(
         self,
@@ -209,14 +257,17 @@ class _BundledSchemaValidator(JsonSchemaSTACValidator):
         if make_absolute_href(extension_id, href) not in self.schema_cache:
             raise OfflineSchemaError(
                 f"{_describe(stac_dict, href)}: extension {extension_id} has no bundled schema; "
-                "offline validation covers the core STAC schemas only"
+                "offline validation covers the core STAC schemas and the extensions "
+                f"{sorted(_bundled_extension_schemas())}"
             )
         return super().validate_extension(stac_dict, stac_object_type, stac_version, extension_id, href)
 
     def _get_schema(self, schema_uri: str) -> dict[str, Any]:
         # Every $ref resolves through here: refuse what is not bundled rather than download it.
         if schema_uri not in self.schema_cache:
-            raise OfflineSchemaError(f"schema {schema_uri} is not bundled with pystac")
+            raise OfflineSchemaError(
+                f"schema {schema_uri} is not bundled (by pystac or in {_SCHEMA_FOLDER}/)"
+            )
         return super()._get_schema(schema_uri)
 
 

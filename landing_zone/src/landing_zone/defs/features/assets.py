@@ -33,6 +33,7 @@ from landing_zone.defs.features.checks import (
     catchment_attribute_sql_checks,
     catchment_forcings_sql_checks,
     catchment_forecast_forcings_sql_checks,
+    catchment_vegetation_sql_checks,
     climatic_index_sql_checks,
     daily_grid_sql_checks,
 )
@@ -62,13 +63,21 @@ from landing_zone.defs.features.gridding import (
     station_days,
     stations_from_list,
 )
-from landing_zone.defs.features.keys import METEO_DAILY_GRIDS
+from landing_zone.defs.features.keys import CATCHMENT_VEGETATION, METEO_DAILY_GRIDS
 from landing_zone.defs.features.static_attributes import attribute_table
+from landing_zone.defs.features.vegetation import (
+    MIN_VALID_FRACTION,
+    CompositeError,
+    MonthComposite,
+    month_statistics,
+    vegetation_table,
+)
 from landing_zone.defs.features.zonal import CatchmentOutsideGridError
 from landing_zone.defs.forecasts.fields import configured_region
 from landing_zone.defs.forecasts.fields_manifest import FieldsManifestError, manifest_key
 from landing_zone.defs.forecasts.keys import FORECAST_GRIB_FIELDS
 from landing_zone.defs.forecasts.raw_runs import run_of
+from landing_zone.defs.satellite.keys import SATELLITE_MONTHS, SATELLITE_NDVI
 from landing_zone.defs.stations.keys import station_key
 from shared.assets.landing_zone import (
     CATCHMENT_ATTRIBUTES,
@@ -715,3 +724,112 @@ def forecast_metadata(forcings: ForecastForcings, region: str, conditioning: str
         "coverage_weights": dg.MetadataValue.json(describe_weights(forcings.weights)),
         "rows": dg.MetadataValue.int(table.height),
     }
+
+
+# --- features/catchment_vegetation (issue 17) -------------------------------------------------------
+# Monthly NDVI attributes of the progressive catchments (:mod:`.vegetation`) from the satellite domain's
+# composites. The composites are read as stored, one month staged at a time: every month registered in
+# ``satellite_months`` whose composite the region has (a composite is stored only when its checks
+# passed); a month without one is skipped with its reason in the metadata. The registered months, not
+# a listing of storage: a month the catalogue withdrew is deleted from ``satellite_months`` while its
+# stored COG stays, and must not count. The dependency gives the lineage: every month x region partition
+# of the composites.
+
+VEGETATION_CHECKS = catchment_vegetation_sql_checks()
+VEGETATION_CHECK_SPECS = [check.spec(CATCHMENT_VEGETATION) for check in VEGETATION_CHECKS]
+
+
+class CatchmentVegetationConfig(dg.Config):
+    """Which catchments the vegetation attributes describe."""
+
+    conditioning: str = Field(
+        default="burn_fill",
+        description="DEM conditioning strategy of the progressive catchments (burn_fill, fill).",
+    )
+
+
+@dg.asset(
+    key=CATCHMENT_VEGETATION,
+    deps=[
+        dg.AssetDep(SATELLITE_NDVI, partition_mapping=BY_REGION),
+        dg.AssetDep(PROGRESSIVE_CATCHMENTS, partition_mapping=BY_REGION),
+    ],
+    partitions_def=REGIONS,
+    check_specs=VEGETATION_CHECK_SPECS,
+    io_manager_key=PARQUET_IO_MANAGER,
+    retry_policy=TRANSIENT_STEP_RETRY,
+    op_tags=K8sOpTags.medium(env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
+    kinds={"parquet", "gdal"},
+    description="Monthly NDVI attributes of each progressive catchment of one conditioning strategy "
+    "(config, default burn_fill, in the metadata), from band 1 of every registered month's satellite/ndvi "
+    "composite of the region (a month without a stored composite is skipped, its reason in the metadata). "
+    "Per catchment and month: ndvi_valid_fraction (coverage-weighted share of the catchment with a valid "
+    "composite pixel, exactextract), ndvi_mean (coverage-weighted mean of the valid pixels; null below "
+    f"{MIN_VALID_FRACTION:g} valid fraction); per catchment, on each of its rows: ndvi_seasonal_amplitude "
+    "(largest minus smallest monthly mean over the table's months; null with fewer than two) and "
+    "ndvi_months_observed. Published only when its blocking checks pass.",
+)
+def catchment_vegetation(
+    context: dg.AssetExecutionContext,
+    config: CatchmentVegetationConfig,
+    storage: StorageResource,
+    duckdb: DuckDBChecksResource,
+) -> Iterator[Any]:
+    region_name = context.partition_key
+    store = storage.get_storage()
+    catchments = read_catchments(store, PROGRESSIVE_CATCHMENTS, config.conditioning, region_name)
+    months = context.instance.get_dynamic_partitions(SATELLITE_MONTHS.name or "")
+    statistics, skipped = monthly_statistics(store, catchments, region_name, sorted(months))
+    table = vegetation_table(statistics)
+    location = AssetLocation.for_partition(CATCHMENT_VEGETATION, REGIONS, region_name)
+    checks = catchment_vegetation_sql_checks(catchments.frame["reach_id"].to_list())
+    results = list(duckdb.check_frame(CATCHMENT_VEGETATION, checks, table))
+    metadata = {
+        "conditioning": dg.MetadataValue.text(config.conditioning),
+        "months_used": dg.MetadataValue.json(sorted({f"{m:%Y-%m}" for m in table["month"]})),
+        "months_skipped": dg.MetadataValue.json(skipped),
+        "min_valid_fraction": dg.MetadataValue.float(MIN_VALID_FRACTION),
+        "catchments": dg.MetadataValue.int(table["catchment_id"].n_unique()),
+        "means": dg.MetadataValue.json(column_means(table.drop("month"))),
+        "rows": dg.MetadataValue.int(table.height),
+    }
+    yield from publish_if_passed(
+        CATCHMENT_VEGETATION,
+        results,
+        VEGETATION_CHECK_SPECS,
+        dg.Output(table, metadata=metadata),
+        lambda: keep_candidate_table(store, location, table),
+        store,
+        location,
+        PARQUET,
+    )
+
+
+def monthly_statistics(
+    store: Storage, catchments: GeoFrame, region_name: str, months: list[str]
+) -> tuple[list[pl.DataFrame], dict[str, str]]:
+    """Each month's catchment statistics, its composite staged one month at a time, and ``{month:
+    reason}`` of the months skipped; none usable fails the step without a retry (the same objects would
+    fail again)."""
+    statistics: list[pl.DataFrame] = []
+    skipped: dict[str, str] = {}
+    for month in months:
+        key = AssetLocation(SATELLITE_NDVI.path, {"month": month, "region": region_name}).key(COG)
+        if not store.exists(key):
+            skipped[month] = f"no composite at {store.uri(key)} (not materialised, or rejected by its checks)"
+            continue
+        with store.local_copy(key) as path:
+            composite = MonthComposite(dt.date.fromisoformat(f"{month}-01"), str(path), store.uri(key))
+            try:
+                statistics.append(month_statistics(catchments, composite))
+            except CompositeError as error:
+                skipped[month] = str(error)
+    if not statistics:
+        raise dg.Failure(
+            f"{CATCHMENT_VEGETATION.to_user_string()} {region_name}: no usable NDVI composite among the "
+            f"{len(months)} registered satellite month(s) {months}: "
+            + ("; ".join(f"{m}: {reason}" for m, reason in skipped.items()) or "register months first")
+            + f" (materialise {SATELLITE_NDVI.to_user_string()} for the region)",
+            allow_retries=False,
+        )
+    return statistics, skipped

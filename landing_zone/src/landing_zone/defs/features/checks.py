@@ -6,6 +6,9 @@ They run in the asset's own step before anything is published (write-audit-publi
 a blocking check never replaces the published COGs that catchment forcings read.
 """
 
+from collections.abc import Sequence
+
+from landing_zone.defs.features.vegetation import MIN_VALID_FRACTION
 from landing_zone.defs.stations.rules import RULES
 from shared.resources.duckdb_checks import SqlCheck
 
@@ -359,3 +362,78 @@ def catchment_forecast_forcings_sql_checks() -> list[SqlCheck]:
             "OR air_temperature_c > air_temperature_max_c + 1e-9",
         ),
     ]
+
+
+# --- features/catchment_vegetation (issue 17) -------------------------------------------------------
+
+NDVI_LOWEST, NDVI_HIGHEST = -1.0, 1.0
+"""NDVI's definitional range, (NIR - red) / (NIR + red) of non-negative reflectances."""
+
+
+def catchment_vegetation_sql_checks(catchment_ids: Sequence[str] = ()) -> list[SqlCheck]:
+    """Blocking, all of them: the vegetation attributes are model inputs like the static attributes.
+    ``catchment_ids`` are the progressive catchments the table must cover (the check's SQL lists them;
+    the specs take only the names, so the default serves them)."""
+    expected = ", ".join(sql_string(catchment) for catchment in catchment_ids)
+    return [
+        SqlCheck(
+            name="vegetation_non_empty",
+            blocking=True,
+            description="At least one row.",
+            sql="SELECT count(*) AS rows FROM {table} HAVING count(*) = 0",
+        ),
+        SqlCheck(
+            name="vegetation_one_row_per_catchment_and_month",
+            blocking=True,
+            description="One row per (catchment_id, month), and every catchment in every month of the table.",
+            sql="WITH expected AS (SELECT count(DISTINCT month) AS months FROM {table}) "
+            "SELECT catchment_id, count(*) AS rows, count(DISTINCT month) AS months, "
+            "any_value(expected.months) AS expected FROM {table}, expected GROUP BY catchment_id "
+            "HAVING count(*) <> any_value(expected.months) "
+            "OR count(DISTINCT month) <> any_value(expected.months)",
+        ),
+        SqlCheck(
+            name="vegetation_every_catchment_present",
+            blocking=True,
+            description="Every progressive catchment of the layer has rows.",
+            sql=f"SELECT unnest([{expected}]::VARCHAR[]) AS catchment_id "
+            "EXCEPT SELECT catchment_id FROM {table}",
+        ),
+        SqlCheck(
+            name="vegetation_ndvi_mean_within_range",
+            blocking=True,
+            description=f"ndvi_mean within {NDVI_LOWEST:g}..{NDVI_HIGHEST:g} where present, and present "
+            f"exactly where ndvi_valid_fraction reaches {MIN_VALID_FRACTION:g}.",
+            sql="SELECT catchment_id, month, ndvi_mean, ndvi_valid_fraction FROM {table} "
+            f"WHERE ndvi_mean NOT BETWEEN {NDVI_LOWEST} AND {NDVI_HIGHEST} "
+            f"OR (ndvi_mean IS NULL) = (ndvi_valid_fraction >= {MIN_VALID_FRACTION})",
+        ),
+        SqlCheck(
+            name="vegetation_valid_fraction_within_0_1",
+            blocking=True,
+            description="ndvi_valid_fraction within 0..1 and never null.",
+            sql="SELECT catchment_id, month, ndvi_valid_fraction FROM {table} "
+            "WHERE ndvi_valid_fraction IS NULL OR ndvi_valid_fraction NOT BETWEEN 0 AND 1",
+        ),
+        SqlCheck(
+            name="vegetation_amplitude_within_range",
+            blocking=True,
+            description=f"ndvi_seasonal_amplitude within 0..{NDVI_HIGHEST - NDVI_LOWEST:g}, present exactly "
+            "where the catchment has a mean in two months or more, and ndvi_months_observed its months with "
+            "a mean.",
+            sql="SELECT catchment_id, any_value(ndvi_seasonal_amplitude) AS amplitude, "
+            "any_value(ndvi_months_observed) AS months_observed, count(ndvi_mean) AS months_with_mean "
+            "FROM {table} GROUP BY catchment_id HAVING "
+            f"bool_or(ndvi_seasonal_amplitude NOT BETWEEN 0 AND {NDVI_HIGHEST - NDVI_LOWEST}) "
+            "OR min(ndvi_months_observed) <> count(ndvi_mean) "
+            "OR max(ndvi_months_observed) <> count(ndvi_mean) "
+            "OR bool_or((ndvi_seasonal_amplitude IS NULL) <> (ndvi_months_observed < 2))",
+        ),
+    ]
+
+
+def sql_string(value: str) -> str:
+    """``value`` as a DuckDB string literal inside a check's SQL template (quotes doubled, braces escaped
+    for the ``{table}`` formatting)."""
+    quoted = "'" + value.replace("'", "''") + "'"
+    return quoted.replace("{", "{{").replace("}", "}}")

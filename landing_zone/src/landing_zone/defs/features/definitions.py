@@ -1,5 +1,6 @@
 """The features domain's definitions: the daily meteo grids, the catchment forcings, attributes and
-climatic indices, each weather-model run's catchment forecast forcings, their checks (specs of the
+climatic indices, each weather-model run's catchment forecast forcings, the catchments' monthly
+vegetation attributes from the satellite NDVI composites, their checks (specs of the
 assets, run on the candidate before publication) and the sensor that registers the grids' month
 partitions."""
 
@@ -10,6 +11,7 @@ from landing_zone.defs.features.assets import (
     catchment_climatic_indices,
     catchment_forcings,
     catchment_forecast_forcings,
+    catchment_vegetation,
     daily_grids,
 )
 from landing_zone.defs.features.sensors import meteo_months_sensor
@@ -21,6 +23,7 @@ defs = dg.Definitions(
         catchment_attributes,
         catchment_climatic_indices,
         catchment_forecast_forcings,
+        catchment_vegetation,
     ],
     sensors=[meteo_months_sensor],
 )
