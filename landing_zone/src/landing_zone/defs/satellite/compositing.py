@@ -6,8 +6,9 @@ resampling, like GDAL's ``NEAREST``, but from ONE map of source coordinates per 
 its mask pixel always come from the same place even when the mask is coarser than the bands (Sentinel-2's
 20 m scene classification under 10 m bands). Two independent warps each approximate the coordinate
 transformation on their own and can disagree on a pixel at a shared edge; one map cannot. The map is the
-exact transformation at a lattice of cell centres every :data:`LATTICE_STEP` cells, interpolated in
-between: a projection bends by far less than a millimetre over that span.
+exact transformation at a lattice of cell centres :data:`LATTICE_SPAN_M` apart (whole cells, at least one),
+interpolated in between: a projection bends by well under a millimetre over that ground distance, whatever
+the cell size (a fixed count of cells would span kilometres on a coarse grid).
 
 Invalid pixels (band nodata, mask not clear per the :class:`MaskRule`, red + nir <= 0) are dropped, NDVI
 is taken per observation, and the composite is the per-pixel median of the clear observations beside their
@@ -36,8 +37,8 @@ from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_env
 NODATA = -9999.0
 """Nodata of both composite bands (the count band is 0, not nodata, where no clear observation exists)."""
 BAND_DESCRIPTIONS = ("ndvi", "valid_observations")
-LATTICE_STEP = 16
-"""Cells between the exactly transformed points of a block's coordinate map."""
+LATTICE_SPAN_M = 160.0
+"""Ground distance between the exactly transformed points of a block's coordinate map (16 cells at 10 m)."""
 SORTING_NETWORK_MAX = 8
 """Up to this many observations a pixel, a compare-exchange network sorts faster than ``np.sort``."""
 _GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO"}
@@ -105,6 +106,11 @@ class TargetGrid:
     transform: tuple[float, ...]
     width: int
     height: int
+
+    @property
+    def cell_size(self) -> float:
+        """The cells' width in the grid's units (metres: the grids are projected)."""
+        return abs(float(self.transform[0]))
 
     @property
     def affine(self) -> Affine:
@@ -489,12 +495,13 @@ def _read_cells(scene: _OpenScene, raster: _Raster, cells: _Cells) -> np.ndarray
 
 
 def _source_points(grid: TargetGrid, window: tuple[int, int, int, int], crs: Any) -> _Points:
-    """The block's cell centres in ``crs``: exact at a lattice every :data:`LATTICE_STEP` cells (and at
+    """The block's cell centres in ``crs``: exact at a lattice every :func:`lattice_step` cells (and at
     the block's last row and column), bilinear in between."""
     from rasterio.warp import transform
 
     row_off, col_off, rows, cols = window
-    row_nodes, col_nodes = _lattice(rows), _lattice(cols)
+    step = lattice_step(grid)
+    row_nodes, col_nodes = _lattice(rows, step), _lattice(cols, step)
     centre_cols, centre_rows = np.meshgrid(col_off + col_nodes + 0.5, row_off + row_nodes + 0.5)
     affine = grid.affine
     xs = affine.a * centre_cols + affine.b * centre_rows + affine.c
@@ -511,10 +518,15 @@ def _source_points(grid: TargetGrid, window: tuple[int, int, int, int], crs: Any
     )
 
 
-def _lattice(cells: int) -> np.ndarray:
-    """Node positions along one side of a block: every :data:`LATTICE_STEP` cells and the last one (a
-    one-cell side gets a node one cell beyond, so there is always a span to interpolate on)."""
-    return np.unique(np.r_[np.arange(0, cells, LATTICE_STEP), max(cells - 1, 1)]).astype(np.float64)
+def lattice_step(grid: TargetGrid) -> int:
+    """Cells between exactly transformed points: :data:`LATTICE_SPAN_M` in the grid's cells, at least one."""
+    return max(1, int(LATTICE_SPAN_M // grid.cell_size))
+
+
+def _lattice(cells: int, step: int) -> np.ndarray:
+    """Node positions along one side of a block: every ``step`` cells and the last one (a one-cell side
+    gets a node one cell beyond, so there is always a span to interpolate on)."""
+    return np.unique(np.r_[np.arange(0, cells, step), max(cells - 1, 1)]).astype(np.float64)
 
 
 def _bilinear(
