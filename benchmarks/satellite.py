@@ -7,9 +7,11 @@ grid (4000 x 4000 cells, median NDVI and clear-observation count, a COG).
 
 The peer (``plain_rasterio``) is what one writes without a memory budget: every band reprojected whole
 onto the target grid (``rasterio.warp.reproject``, nearest), numpy masking, ``np.nanmedian`` over the
-stack, a GTiff written and copied to the same COG. Both subjects run again on the small region (6 x 6 km)
-to show that our peak RSS stays near ``GDAL_CACHEMAX`` whatever the scene size, while the peer's grows
-with it. Targets (issue 17): ours at most 1.3x the peer's wall time on the bench region; bounded memory.
+stack, a GTiff written and copied to the same COG. Both subjects run again on the small region (6 x 6 km),
+and ours alone on an 80 x 80 km scene set (8000 x 8000 cells, generated once in about 4 minutes; the peer
+would need about 8 GB), to show that our peak RSS stays bounded whatever the scene size, while the
+peer's grows with the cells. Targets (issue 17): ours at most 1.3x the peer's wall time on the bench
+region; bounded memory.
 ``--quick`` uses the small region and a 3 x 3 km corner of it.
 """
 
@@ -34,8 +36,13 @@ SEED = 1
 MONTH = dt.date(2023, 7, 1)
 CELL_M = 10.0
 CLEAR_CLASSES = (4, 5, 6)
-SCENE_SETS = {"bench": ("bench", None), "small": ("small", None), "corner": ("small", 3_000.0)}
-"""Scene sets by name: the generator's size, and a smaller extent cut from its south-west corner."""
+SCENE_SETS = {
+    "large": ("bench", 80_000.0),
+    "bench": ("bench", None),
+    "small": ("small", None),
+    "corner": ("small", 3_000.0),
+}
+"""Scene sets by name: the generator's size, and an extent other than its own around the same corner."""
 NO_SIDE_FILES = {"GDAL_PAM_ENABLED": "NO"}
 
 
@@ -186,9 +193,18 @@ def run_set(workdir: Path, name: str, rounds: int) -> list[dict[str, Any]]:
     return lines
 
 
-def main() -> None:
-    from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB
+def ours_alone(workdir: Path, name: str) -> dict[str, Any]:
+    """Ours on a scene set too large for the peer (its whole-band arrays would not fit): one JSON line."""
+    catalog = scene_set(workdir, name)
+    grid = region_target(name)
+    result = run_child(MODULE, ["ours", name, str(catalog), str(workdir / f"{name}-ours.tif")])
+    line = {"benchmark": "satellite.ndvi_composite", "subject": "ours"} | result
+    line |= {"scenes": len(month_scenes(catalog)), "scene_set": name, "grid": f"{grid.width}x{grid.height}"}
+    print(json.dumps(line), flush=True)
+    return line
 
+
+def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="the small region and a corner of it")
     parser.add_argument("--rounds", type=int, default=1)
@@ -202,20 +218,22 @@ def main() -> None:
     large, small = ("small", "corner") if args.quick else ("bench", "small")
     ours_large, _ = run_set(args.workdir, large, args.rounds)
     ours_small, _ = run_set(args.workdir, small, args.rounds)
-    growth = ours_large["peak_rss_mb"] - ours_small["peak_rss_mb"]
-    print(
-        json.dumps(
-            {
-                "benchmark": "satellite.ndvi_composite.targets",
-                "subject": "ours",
-                "wall_ratio": ours_large["ratio_to_peer"],
-                "wall_ratio_ok": ours_large["ratio_to_peer"] <= 1.3,
-                "peak_rss_growth_mb": round(growth, 1),
-                # Bounded: from a scene set to one many times larger, no more than the block cache fills.
-                "peak_rss_bounded": growth <= DEFAULT_GDAL_CACHE_MB + 64,
-            }
-        )
-    )
+    targets = {
+        "benchmark": "satellite.ndvi_composite.targets",
+        "subject": "ours",
+        "wall_ratio": ours_large["ratio_to_peer"],
+        "wall_ratio_ok": ours_large["ratio_to_peer"] <= 1.3,
+        "peak_rss_mb_by_grid": {ours_small["grid"]: ours_small["peak_rss_mb"]},
+    }
+    peaks = targets["peak_rss_mb_by_grid"]
+    peaks[ours_large["grid"]] = ours_large["peak_rss_mb"]
+    if not args.quick:
+        largest = ours_alone(args.workdir, "large")
+        peaks[largest["grid"]] = largest["peak_rss_mb"]
+        # Bounded: four times the cells of the bench grid may not cost more than half as much memory again
+        # (whole-band arrays would cost four times as much: the peer's footprint grows with the cells).
+        targets["peak_rss_bounded"] = largest["peak_rss_mb"] <= 1.5 * ours_large["peak_rss_mb"]
+    print(json.dumps(targets), flush=True)
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ import pytest
 
 from platform_dev.seaweedfs import SeaweedFS, run_seaweedfs
 from shared.resources.storage import StorageResource
+from tests.support.satellite_catalogues import Catalogues, write_catalogues
 
 TEST_BUCKET = "platform-test"
 
@@ -97,3 +98,10 @@ def small_region(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def manifest(small_region: Path) -> dict:
     return json.loads((small_region / "truth" / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def catalogues(tmp_path_factory: pytest.TempPathFactory) -> Catalogues:
+    """The small region's satellite catalogue in both versions, written once per session (per xdist
+    worker) for the generator's tests and the satellite domain's alike."""
+    return write_catalogues(tmp_path_factory.mktemp("satellite"), SAMPLE_SEED)

@@ -311,6 +311,51 @@ def test_one_observed_month_has_no_amplitude() -> None:
     assert by_id["b"]["ndvi_months_observed"] == 1
 
 
+def test_the_amplitude_is_the_range_of_the_climatology(tmp_path: Path) -> None:
+    """Two Julys count as one July, their mean: ``a``'s Julys 0.2 and 0.4 make July 0.3, so with August
+    0.7 its amplitude is 0.4, not the 0.5 of its rows' range. ``b`` has a mean in two months, both Julys:
+    one calendar month, no amplitude; the checks accept that and reject an amplitude there."""
+    from shared.resources.duckdb_checks import DuckDBChecksResource
+    from shared.resources.storage import StorageResource
+
+    means = {
+        dt.date(2023, 7, 1): (0.2, 0.2),
+        dt.date(2023, 8, 1): (0.7, None),
+        dt.date(2024, 7, 1): (0.4, 0.6),
+    }
+    frames = [
+        pl.DataFrame(
+            {
+                "catchment_id": ["a", "b"],
+                "month": [month, month],
+                "ndvi_mean": list(values),
+                "ndvi_valid_fraction": [1.0, 1.0 if values[1] is not None else 0.2],
+            }
+        )
+        for month, values in means.items()
+    ]
+    table = vegetation_table(frames)
+    by_id = {
+        row["catchment_id"]: row for row in table.filter(pl.col("month") == dt.date(2024, 7, 1)).to_dicts()
+    }
+    assert by_id["a"]["ndvi_seasonal_amplitude"] == pytest.approx(0.4)
+    assert by_id["a"]["ndvi_months_observed"] == 3
+    assert by_id["b"]["ndvi_seasonal_amplitude"] is None
+    assert by_id["b"]["ndvi_months_observed"] == 2
+    duckdb = DuckDBChecksResource(storage=StorageResource(url=str(tmp_path)))
+    checks = catchment_vegetation_sql_checks(["a", "b"])
+    assert all(result.passed for result in duckdb.check_frame(CATCHMENT_VEGETATION, checks, table))
+    given = table.with_columns(
+        ndvi_seasonal_amplitude=pl.when(pl.col("catchment_id") == "b")
+        .then(0.4)
+        .otherwise(pl.col("ndvi_seasonal_amplitude"))
+    )
+    results = {r.check_name: r for r in duckdb.check_frame(CATCHMENT_VEGETATION, checks, given)}
+    assert {name for name, result in results.items() if not result.passed} == {
+        "vegetation_amplitude_within_range"
+    }
+
+
 def test_the_checks_catch_a_missing_catchment_a_duplicate_and_an_impossible_amplitude(tmp_path: Path) -> None:
     """The table-only checks on a hand-made table: catchment ``c`` of the layer is missing, ``a`` has
     July twice, ``b`` an amplitude NDVI cannot have (and ids with quotes and braces stay literals)."""

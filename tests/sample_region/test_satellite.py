@@ -31,28 +31,26 @@ from platform_dev.sample_region.spec import CRS, RegionSpec
 from platform_dev.sample_region.terrain import BUILT, CROPLAND, FOREST, GRASSLAND, WATER, land_cover
 from platform_dev.seaweedfs import SeaweedFS
 from tests.conftest import TEST_BUCKET
+from tests.support.satellite_catalogues import Catalogues
 
-SEED = 7
 KEPT = [4, 5, 6]  # SCL classes a composite keeps: vegetation, not vegetated, water
 CLOUDS = [8, 9]
 
 
 @dataclass(frozen=True)
 class Build:
+    """The folders of the two versions."""
+
     spec: RegionSpec
     v1: Path
     v2: Path
 
 
 @pytest.fixture(scope="module")
-def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
-    """Version 1, then version 2 written over a copy of it, as a provider republishes its catalogue."""
-    spec = RegionSpec.for_size("small", SEED)
-    out = tmp_path_factory.mktemp("satellite")
-    write_satellite(spec, out / "v1", default_months(spec, 1))
-    shutil.copytree(out / "v1", out / "v2")
-    write_satellite(spec, out / "v2", default_months(spec, 2))
-    return Build(spec, out / "v1", out / "v2")
+def build(catalogues: Catalogues) -> Build:
+    """The session's catalogues (version 2 written over a copy of version 1, as a provider republishes),
+    by folder."""
+    return Build(catalogues.spec, catalogues.v1.parent, catalogues.v2.parent)
 
 
 def items_of(root: Path) -> list[pystac.Item]:
@@ -253,7 +251,7 @@ def test_scenes_are_a_pure_function_of_the_acquisition(build, tmp_path):
 
 def test_items_listed_from_s3(build, items, seaweedfs: SeaweedFS):
     """The catalogue read from S3-compatible storage pages through the year catalogues to every item."""
-    prefix = f"satellite-{SEED}/v2"
+    prefix = f"satellite-{build.spec.seed}/v2"
     client = seaweedfs.client()
     for path in build.v2.rglob("*.json"):
         key = f"{prefix}/{path.relative_to(build.v2).as_posix()}"

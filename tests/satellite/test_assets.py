@@ -34,7 +34,9 @@ PARTITION = dg.MultiPartitionKey({"month": MONTH, "region": REGION})
 NODATA = -9999.0
 
 
-def materialise(storage: StorageResource, catalog: Path) -> dg.ExecuteInProcessResult:
+def materialise(
+    storage: StorageResource, catalog: Path | str, run_config: dict | None = None
+) -> dg.ExecuteInProcessResult:
     """Scenes and NDVI of the month, the DTM an unexecuted upstream read from storage."""
     instance = dg.DagsterInstance.ephemeral()
     instance.add_dynamic_partitions(SATELLITE_MONTHS.name, [MONTH])
@@ -52,6 +54,7 @@ def materialise(storage: StorageResource, catalog: Path) -> dg.ExecuteInProcessR
         partition_key=str(PARTITION),
         selection=[SATELLITE_SCENES, SATELLITE_NDVI],
         raise_on_error=False,
+        run_config=run_config,
     )
 
 
@@ -68,6 +71,11 @@ def stored_manifest(storage: StorageResource) -> pl.DataFrame:
     location = AssetLocation.for_partition(SATELLITE_SCENES, SATELLITE_PARTITIONS, str(PARTITION))
     with storage.get_storage().local_copy(location.key(PARQUET)) as path:
         return pl.read_parquet(path)
+
+
+def object_key(table: pl.DataFrame, item: str, band: str) -> str:
+    """The key a manifest lists for one file of one scene."""
+    return table.filter((pl.col("item_id") == item) & (pl.col("band") == band))["object_key"].item()
 
 
 def ndvi_path(storage: StorageResource) -> str:
@@ -88,12 +96,12 @@ def test_scenes_and_ndvi_materialise_with_their_checks_passing(on_s3):
     assert result.success
     evaluations = checks_of(result)
     assert set(evaluations) == {
-        "scene_grid_matches_catalogue",
+        "stored_scenes_match_manifest",
         "ndvi_within_range",
         "valid_fraction_above_threshold",
     }
     assert all(evaluation.passed for evaluation in evaluations.values())
-    assert evaluations["scene_grid_matches_catalogue"].metadata["checked_files"].value == 9
+    assert evaluations["stored_scenes_match_manifest"].metadata["checked_objects"].value == 12
     ndvi_range = evaluations["ndvi_within_range"].metadata
     assert -1.0 <= ndvi_range["ndvi_min"].value < ndvi_range["ndvi_max"].value <= 1.0
 
@@ -114,7 +122,9 @@ def test_the_manifest_lists_each_file_with_the_sources_checksum(on_s3, catalogue
     assert red["crs"] == "EPSG:32634" and red["transform"][0] == 10.0
     item = table.filter(pl.col("band") == "item").row(0, named=True)
     location = AssetLocation.for_partition(SATELLITE_SCENES, SATELLITE_PARTITIONS, str(PARTITION))
-    assert item["object_key"] == location.key(JSON, name=item["item_id"])
+    assert item["object_key"] == location.key(JSON, name=f"{item['item_id']}_{item['sha256'][:16]}")
+    red_key = location.key(COG, name=f"{red['item_id']}_red_{red['sha256'][:16]}")
+    assert red["object_key"] == red_key, "content-addressed: item, band and the first 16 hex of the SHA-256"
     assert json.loads(store.get_bytes(item["object_key"]))["id"] == item["item_id"]
 
 
@@ -181,7 +191,7 @@ def test_a_corrupt_scene_and_one_off_its_grid_are_skipped_and_the_month_composit
     location = AssetLocation.for_partition(SATELLITE_SCENES, SATELLITE_PARTITIONS, str(PARTITION))
     stored = {Path(info.key).name for info in storage.get_storage().list(location.folder)}
     assert not any(name.startswith((corrupt, shifted)) for name in stored)
-    scenes_check = checks_of(result)["scene_grid_matches_catalogue"]
+    scenes_check = checks_of(result)["stored_scenes_match_manifest"]
     assert scenes_check.passed and sorted(scenes_check.metadata["skipped_scenes"].value) == [corrupt, shifted]
     metadata = materialization(result, SATELLITE_NDVI)
     assert list(metadata["scenes_used"].value) == [good]
@@ -214,8 +224,7 @@ def test_a_rerun_never_replaces_a_stored_copy_with_a_damaged_one(catalogues, tmp
     store_dtm(storage, write_dtm(tmp_path, catalogues.spec.bounds))
     assert materialise(storage, catalog).success
     damaged = item_id(catalogues.spec, dt.date(2023, 7, 15))
-    location = AssetLocation.for_partition(SATELLITE_SCENES, SATELLITE_PARTITIONS, str(PARTITION))
-    key = location.key(COG, name=f"{damaged}_scl")
+    key = object_key(stored_manifest(storage), damaged, "scl")
     before = storage.get_storage().get_bytes(key)
     (scl,) = catalog.parent.rglob(f"{damaged}_SCL.tif")
     scl.write_bytes(scl.read_bytes()[: len(before) // 2])

@@ -49,7 +49,7 @@ def test_ndvi_follows_each_months_published_scenes():
 
     assert tick() == set()
     materialise(SATELLITE_SCENES, CLEAR)
-    materialise(SATELLITE_SCENES, REJECTED, failing=frozenset({"scene_grid_matches_catalogue"}))
+    materialise(SATELLITE_SCENES, REJECTED, failing=frozenset({"stored_scenes_match_manifest"}))
     assert tick() == {CLEAR}, (
         "a month whose scenes failed their blocking check waits, and holds back no other"
     )

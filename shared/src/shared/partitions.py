@@ -1,4 +1,5 @@
-"""Dynamic partitions kept equal to what a source lists: the requests that do it, and applying them.
+"""Dynamic partitions kept equal to what a source lists: the requests that do it, and applying them; and
+the partition mapping from a ``... x region`` partition to its region.
 
 Sensors return the requests in their ``SensorResult`` (the daemon applies them); the demo and tests that
 evaluate a sensor in-process apply them to the instance with :func:`apply_partition_requests`.
@@ -11,6 +12,12 @@ from collections.abc import Collection, Iterable, Sequence
 import dagster as dg
 
 PartitionRequest = dg.AddDynamicPartitionsRequest | dg.DeleteDynamicPartitionsRequest
+
+BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
+"""Maps a partition of a ``... x region`` multi-partitioned asset to the same region's partition of a
+region-partitioned one, and back: a month's composite reads its region's DTM, a catchment attribute its
+region's catchments. Every other dimension is ignored, so each of its partitions depends on the whole
+region partition (one DTM under every month)."""
 
 
 def partition_requests(

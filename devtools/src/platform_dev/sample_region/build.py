@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -70,22 +69,16 @@ def _stations(spec: RegionSpec, out: Path, model: Any) -> dict[str, Any]:
 
 
 def _satellite(spec: RegionSpec, out: Path) -> dict[str, Any]:
-    """Both catalogue versions, each in its own folder, and what changed. Version 2 starts as a copy of
-    version 1, as a provider republishes: only the new months' scenes are generated, the withdrawn one
-    is removed."""
-    from platform_dev.sample_region.satellite import default_months, withdrawn_months, write_satellite
+    """Every catalogue version, each in its own folder (:func:`write_versions`), and what changed."""
+    from platform_dev.sample_region.satellite import default_months, withdrawn_months, write_versions
 
-    entry: dict[str, Any] = {}
-    for version in (1, 2):
-        months = default_months(spec, version)
-        folder = out / "satellite" / f"v{version}"
-        if version == 2:
-            shutil.copytree(out / "satellite" / "v1", folder, dirs_exist_ok=True)
-        catalog = write_satellite(spec, folder, months)
-        entry[f"v{version}"] = {
+    entry: dict[str, Any] = {
+        f"v{version}": {
             "catalog": str(catalog.relative_to(out)),
-            "months": [f"{month:%Y-%m}" for month in months],
+            "months": [f"{month:%Y-%m}" for month in default_months(spec, version)],
         }
+        for version, catalog in write_versions(spec, out / "satellite").items()
+    }
     entry["withdrawn_months"] = [f"{month:%Y-%m}" for month in withdrawn_months(spec)]
     return entry
 

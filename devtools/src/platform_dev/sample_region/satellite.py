@@ -47,6 +47,7 @@ ACQUISITION_DAYS = (5, 15, 25)
 ACQUISITION_HOUR = 10
 SURFACE_DAY = 15
 RECORD_MONTHS = 6
+VERSIONS = (1, 2)
 V1_MONTHS = 4
 WITHDRAWN_INDEX = 1  # the record's second month is taken down again in version 2
 MAX_CLOUD_FRACTION = 0.6
@@ -128,8 +129,8 @@ def _record_months(spec: RegionSpec) -> list[dt.date]:
 def default_months(spec: RegionSpec, version: int) -> list[dt.date]:
     """Version 1 holds the first four of the record's last six months; version 2 all six but the one it
     withdraws (see :func:`withdrawn_months`)."""
-    if version not in (1, 2):
-        raise ValueError(f"catalogue versions are 1 and 2, got {version}")
+    if version not in VERSIONS:
+        raise ValueError(f"catalogue versions are {VERSIONS}, got {version}")
     months = _record_months(spec)
     if version == 1:
         return months[:V1_MONTHS]
@@ -170,6 +171,20 @@ def write_satellite(spec: RegionSpec, out_dir: Path, months: Sequence[dt.date]) 
     catalog = _publish_catalog(spec, grid, out_dir, days)
     _remove_withdrawn(spec, out_dir, days)
     return catalog
+
+
+def write_versions(spec: RegionSpec, out_dir: Path) -> dict[int, Path]:
+    """Every catalogue version in a folder of its own, ``out_dir/v1`` and ``out_dir/v2``; returns each
+    version's ``catalog.json``. A version starts as a copy of the one before, as a provider republishes:
+    only its new months' scenes are generated and the withdrawn ones removed, the others stay
+    byte-identical."""
+    catalogs: dict[int, Path] = {}
+    for version in VERSIONS:
+        folder = out_dir / f"v{version}"
+        if version > VERSIONS[0]:
+            shutil.copytree(out_dir / f"v{version - 1}", folder, dirs_exist_ok=True)
+        catalogs[version] = write_satellite(spec, folder, default_months(spec, version))
+    return catalogs
 
 
 def scene_grid(spec: RegionSpec) -> SceneGrid:

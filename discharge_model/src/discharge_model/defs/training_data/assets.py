@@ -78,6 +78,7 @@ from shared.assets.landing_zone import (
     REGIONS,
 )
 from shared.k8s import K8sOpTags
+from shared.partitions import BY_REGION
 from shared.publication import (
     drop_candidate,
     failed_blocking,
@@ -91,9 +92,6 @@ from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.formats import read_geoparquet
-
-BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
-"""A region's gauges follow that region's catchment layers (of the strategy the config picks)."""
 
 LANDING_ZONE_INPUTS = [
     dg.AssetSpec(HYDRO_STATIONS, description="The hydro station list from landing_zone (gauge positions)."),

@@ -52,6 +52,7 @@ from shared.assets.landing_zone import (
 )
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags
+from shared.partitions import BY_REGION
 from shared.publication import keep_candidate_file, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster
@@ -63,9 +64,6 @@ from shared.storage import Storage
 from shared.storage.layout import PARQUET, AssetLocation
 from shared.vectors.formats import write_geoparquet
 from shared.vectors.geoframe import GeoFrame
-
-BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
-"""Strategy x region assets read region-only upstream assets through this mapping."""
 
 
 @dg.asset(

@@ -96,6 +96,7 @@ from shared.assets.landing_zone import (
 )
 from shared.automation import when_dep_passed
 from shared.k8s.op_tags import K8sOpTags
+from shared.partitions import BY_REGION
 from shared.publication import failed_blocking, keep_candidate_table, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import StoredRaster, scratch_dir
@@ -113,9 +114,6 @@ METEO_MONTHS = dg.DynamicPartitionsDefinition(name="meteo_months")
 
 DAILY_GRID_PARTITIONS = dg.MultiPartitionsDefinition({"month": METEO_MONTHS, "region": REGIONS})
 """One month of one region per partition: stored under ``month=YYYY-MM/region=name/``."""
-
-BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
-"""The region's consolidated DTM serves every month of it."""
 
 STATION_LIST = station_key("meteo", "stations")
 """The provider's station list as the stations domain stores it (code, WGS84 lon/lat, elevation_m)."""
@@ -339,12 +337,13 @@ OUDIN_PET = (
 )
 
 
-class CatchmentForcingsConfig(dg.Config):
-    """Which catchments the forcings follow."""
+class CatchmentStrategyConfig(dg.Config):
+    """Which catchments a per-region features asset reads (forcings, attributes, vegetation): the layers
+    of one conditioning strategy, read from storage by :func:`read_catchments`."""
 
     conditioning: str = Field(
         default="burn_fill",
-        description="DEM conditioning strategy of the reach and progressive catchments (burn_fill, fill).",
+        description="DEM conditioning strategy of the catchments and reaches read (burn_fill, fill).",
     )
 
 
@@ -372,7 +371,7 @@ class CatchmentForcingsConfig(dg.Config):
 )
 def catchment_forcings(
     context: dg.AssetExecutionContext,
-    config: CatchmentForcingsConfig,
+    config: CatchmentStrategyConfig,
     storage: StorageResource,
     duckdb: DuckDBChecksResource,
 ) -> Iterator[Any]:
@@ -470,15 +469,6 @@ INDEX_CHECKS = climatic_index_sql_checks()
 INDEX_CHECK_SPECS = [check.spec(CLIMATIC_INDICES) for check in INDEX_CHECKS]
 
 
-class CatchmentAttributesConfig(dg.Config):
-    """Which catchments the attributes describe."""
-
-    conditioning: str = Field(
-        default="burn_fill",
-        description="DEM conditioning strategy of the progressive catchments and reaches (burn_fill, fill).",
-    )
-
-
 @dg.asset(
     key=CATCHMENT_ATTRIBUTES,
     ins={"dtm": dg.AssetIn(key=DTM_CONSOLIDATED), "dsm": dg.AssetIn(key=DSM_CONSOLIDATED)},
@@ -502,7 +492,7 @@ class CatchmentAttributesConfig(dg.Config):
 )
 def catchment_attributes(
     context: dg.AssetExecutionContext,
-    config: CatchmentAttributesConfig,
+    config: CatchmentStrategyConfig,
     storage: StorageResource,
     duckdb: DuckDBChecksResource,
     dtm: StoredRaster,
@@ -739,15 +729,6 @@ VEGETATION_CHECKS = catchment_vegetation_sql_checks()
 VEGETATION_CHECK_SPECS = [check.spec(CATCHMENT_VEGETATION) for check in VEGETATION_CHECKS]
 
 
-class CatchmentVegetationConfig(dg.Config):
-    """Which catchments the vegetation attributes describe."""
-
-    conditioning: str = Field(
-        default="burn_fill",
-        description="DEM conditioning strategy of the progressive catchments (burn_fill, fill).",
-    )
-
-
 @dg.asset(
     key=CATCHMENT_VEGETATION,
     deps=[
@@ -766,12 +747,13 @@ class CatchmentVegetationConfig(dg.Config):
     "Per catchment and month: ndvi_valid_fraction (coverage-weighted share of the catchment with a valid "
     "composite pixel, exactextract), ndvi_mean (coverage-weighted mean of the valid pixels; null below "
     f"{MIN_VALID_FRACTION:g} valid fraction); per catchment, on each of its rows: ndvi_seasonal_amplitude "
-    "(largest minus smallest monthly mean over the table's months; null with fewer than two) and "
+    "(the range of its climatology: monthly means averaged per calendar month over the years, largest "
+    "calendar month minus smallest; null with a mean in fewer than two calendar months) and "
     "ndvi_months_observed. Published only when its blocking checks pass.",
 )
 def catchment_vegetation(
     context: dg.AssetExecutionContext,
-    config: CatchmentVegetationConfig,
+    config: CatchmentStrategyConfig,
     storage: StorageResource,
     duckdb: DuckDBChecksResource,
 ) -> Iterator[Any]:

@@ -419,15 +419,17 @@ def catchment_vegetation_sql_checks(catchment_ids: Sequence[str] = ()) -> list[S
             name="vegetation_amplitude_within_range",
             blocking=True,
             description=f"ndvi_seasonal_amplitude within 0..{NDVI_HIGHEST - NDVI_LOWEST:g}, present exactly "
-            "where the catchment has a mean in two months or more, and ndvi_months_observed its months with "
-            "a mean.",
+            "where the catchment has a mean in two calendar months or more, and ndvi_months_observed its "
+            "months with a mean.",
             sql="SELECT catchment_id, any_value(ndvi_seasonal_amplitude) AS amplitude, "
-            "any_value(ndvi_months_observed) AS months_observed, count(ndvi_mean) AS months_with_mean "
+            "any_value(ndvi_months_observed) AS months_observed, count(ndvi_mean) AS months_with_mean, "
+            "count(DISTINCT month(month)) FILTER (WHERE ndvi_mean IS NOT NULL) AS calendar_months "
             "FROM {table} GROUP BY catchment_id HAVING "
             f"bool_or(ndvi_seasonal_amplitude NOT BETWEEN 0 AND {NDVI_HIGHEST - NDVI_LOWEST}) "
             "OR min(ndvi_months_observed) <> count(ndvi_mean) "
             "OR max(ndvi_months_observed) <> count(ndvi_mean) "
-            "OR bool_or((ndvi_seasonal_amplitude IS NULL) <> (ndvi_months_observed < 2))",
+            "OR (bool_or(ndvi_seasonal_amplitude IS NULL) AND calendar_months >= 2) "
+            "OR (bool_or(ndvi_seasonal_amplitude IS NOT NULL) AND calendar_months < 2)",
         ),
     ]
 

@@ -16,8 +16,9 @@ CATCHMENT_VEGETATION = AssetKey(["features", "catchment_vegetation"])
 composites. One row per catchment and month: ``catchment_id``, ``month`` (Date, the month's first day),
 ``ndvi_mean`` (Float64, coverage-weighted mean NDVI of the catchment's valid composite pixels; null where
 less than half its area has one), ``ndvi_valid_fraction`` (Float64 0-1, coverage-weighted share of the
-catchment with a valid composite pixel), ``ndvi_seasonal_amplitude`` (Float64, the catchment's largest
-monthly ``ndvi_mean`` minus its smallest over the table's months, repeated on each of its rows; null
-where it has fewer than two), ``ndvi_months_observed`` (Int32, months of the table with a mean). Primary
+catchment with a valid composite pixel), ``ndvi_seasonal_amplitude`` (Float64, the range of the catchment's
+climatology: its ``ndvi_mean`` averaged per calendar month over the table's years, largest calendar
+month minus smallest, repeated on each of its rows; null where it has a mean in fewer than two calendar
+months), ``ndvi_months_observed`` (Int32, months of the table with a mean). Primary
 key (``catchment_id``, ``month``); every progressive catchment in every month of the table. The
 conditioning strategy and the months used and skipped are in the materialisation metadata."""

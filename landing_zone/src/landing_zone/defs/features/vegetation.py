@@ -9,9 +9,11 @@ Per catchment and month, from band 1 (``ndvi``) of the month's composite COG (``
 - ``ndvi_mean``: the coverage-weighted mean of the valid cells (exactextract ``mean``), so a catchment
   smaller than a pixel still gets the pixels it covers; null where the valid fraction is below
   :data:`MIN_VALID_FRACTION`.
-- ``ndvi_seasonal_amplitude``: the catchment's largest monthly mean minus its smallest, over the months
-  of the table where it has a mean; the same value on each of its rows. Null where it has a mean in
-  fewer than two months: one month holds no range.
+- ``ndvi_seasonal_amplitude``: the range of the catchment's climatology: its monthly means averaged per
+  calendar month (two Julys give one July), then the largest calendar month minus the smallest; the same
+  value on each of its rows. Taken over the table's months directly, a catalogue spanning more than a
+  year would mix a range across years into the seasonal one. Null where it has a mean in fewer than two
+  calendar months: one month holds no range.
 - ``ndvi_months_observed``: the months of the table in which the catchment has a mean.
 
 exactextract reads the COG window by window (bounded by its ``max_cells_in_memory``), not the whole
@@ -113,13 +115,28 @@ def vegetation_table(months: list[pl.DataFrame]) -> pl.DataFrame:
     """The months' statistics (:func:`month_statistics`) as one table of :data:`VEGETATION_SCHEMA`, with
     each catchment's seasonal amplitude and observed months over them, sorted by catchment and month."""
     table = pl.concat(months)
-    observed = pl.col("ndvi_mean").count().over("catchment_id")
-    amplitude = (pl.col("ndvi_mean").max() - pl.col("ndvi_mean").min()).over("catchment_id")
     return (
-        table.with_columns(
-            ndvi_seasonal_amplitude=pl.when(observed >= 2).then(amplitude),
-            ndvi_months_observed=observed,
-        )
+        table.join(seasonal_amplitude(table), on="catchment_id", how="left")
+        .with_columns(ndvi_months_observed=pl.col("ndvi_mean").count().over("catchment_id"))
         .select(pl.col(name).cast(dtype) for name, dtype in VEGETATION_SCHEMA.items())
         .sort("catchment_id", "month")
+    )
+
+
+def seasonal_amplitude(table: pl.DataFrame) -> pl.DataFrame:
+    """``catchment_id``, ``ndvi_seasonal_amplitude`` of every catchment with a mean in two calendar
+    months or more: the range over calendar months of the mean of its monthly means in each."""
+    climatology = (
+        table.drop_nulls("ndvi_mean")
+        .group_by("catchment_id", pl.col("month").dt.month().alias("calendar_month"))
+        .agg(pl.col("ndvi_mean").mean())
+    )
+    return (
+        climatology.group_by("catchment_id")
+        .agg(
+            ndvi_seasonal_amplitude=pl.col("ndvi_mean").max() - pl.col("ndvi_mean").min(),
+            calendar_months=pl.len(),
+        )
+        .filter(pl.col("calendar_months") >= 2)
+        .drop("calendar_months")
     )

@@ -1,19 +1,21 @@
 """The satellite domain's assets, one month of one region per partition (:mod:`.keys`).
 
 ``satellite/scenes`` copies the month's scenes from the STAC catalogue unchanged into the raw layer
-(:mod:`.raw_scenes`: each scene checked against its declared grid before it is stored, a bad one skipped
-with its reason) and publishes their manifest; ``satellite/ndvi`` composites the stored scenes into one
+(:mod:`.raw_scenes`: each scene checked against its declared checksum and grid before it is stored, a bad
+one skipped with its reason, a source that keeps failing fails the step) under content-addressed keys,
+and publishes their manifest; ``satellite/ndvi`` composites the stored scenes the manifest lists into one
 COG on the region's grid (:mod:`.monthly_ndvi`, :mod:`.compositing`). Both audit their candidate in
 their own step before publishing it (write-audit-publish, :mod:`shared.publication`): a manifest whose
-stored copies are not on the declared grid, or a composite with NDVI outside [-1, 1], is kept as
-``candidate.*`` and the published version stays.
+stored objects are not the bytes it records or not on the declared grid, or a composite with NDVI
+outside [-1, 1], is kept as ``candidate.*`` and the published version stays. Since a scene object is
+never overwritten, publishing the manifest is the one switch between versions of a month.
 
 The sensor requests both for a new or changed month; ``satellite/ndvi`` is also requested by the
 automation daemon whenever the same partition's scenes are newly published with their blocking check
 passed (:func:`shared.automation.when_dep_passed`). GDAL, rasterio and pystac load inside the bodies.
 """
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import dagster as dg
@@ -23,17 +25,12 @@ from pydantic import Field
 from landing_zone.defs.satellite import checks
 from landing_zone.defs.satellite.catalogue import CatalogueError, read_catalogue
 from landing_zone.defs.satellite.keys import SATELLITE_NDVI, SATELLITE_PARTITIONS, SATELLITE_SCENES
-from landing_zone.defs.satellite.raw_scenes import (
-    DOWNLOAD_FAILED,
-    SKIPPED,
-    copy_scene,
-    manifest,
-    skipped_rows,
-)
+from landing_zone.defs.satellite.raw_scenes import SKIPPED, copy_scene, manifest, skipped_rows
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.automation import when_dep_passed
 from shared.k8s.op_tags import K8sOpTags
+from shared.partitions import BY_REGION
 from shared.publication import keep_candidate_file, keep_candidate_table, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, scratch_dir
@@ -42,16 +39,17 @@ from shared.resources.platform import PARQUET_IO_MANAGER, RASTER_IO_MANAGER, TRA
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
 from shared.storage.layout import COG, PARQUET, AssetLocation
-from shared.workers import WorkerPool
+from shared.workers import ItemResult, RetryPolicy, WorkerPool
 
 if TYPE_CHECKING:
     from landing_zone.defs.satellite.compositing import CompositeSummary, TargetGrid
 
-BY_REGION = dg.MultiToSingleDimensionPartitionMapping(partition_dimension_name="region")
-"""The region's consolidated DTM sets the grid of every month of it."""
-
 SCENE_CHECK_SPECS = checks.scenes_check_specs()
 NDVI_CHECK_SPECS = checks.ndvi_check_specs()
+
+ONE_ATTEMPT = RetryPolicy(max_attempts=1)
+"""A scene is tried once per step: fetching and storage retry each request themselves, and what fails
+beyond their retries fails the step, which :data:`TRANSIENT_STEP_RETRY` runs again later."""
 
 
 class ScenesConfig(dg.Config):
@@ -70,13 +68,16 @@ class ScenesConfig(dg.Config):
     kinds={"stac", "parquet"},
     description="The month's scenes of the region (STAC items of the satellite catalogue whose datetime "
     "falls in the month and whose bbox meets the region) copied unchanged into the raw layer: "
-    "satellite/scenes/month=YYYY-MM/region=R/{item_id}_{red|nir|scl}.tif and {item_id}.json (the item). "
-    "Each file is fetched (range requests resume a cut transfer where the source allows) and its real "
-    "CRS, shape and transform compared with the item's proj:code, proj:shape and proj:transform before "
-    "anything of the scene is stored; a scene that cannot be fetched, read or does not lie on its "
-    "declared grid is skipped with its reason (the month fails only when no scene is left). part.parquet "
-    "is the manifest: per scene and file its status, reason, source URL, object key, bytes, SHA-256 and "
-    "declared grid. Published only when its blocking check passes.",
+    "satellite/scenes/month=YYYY-MM/region=R/{item_id}_{red|nir|scl}_{sha256[:16]}.tif and "
+    "{item_id}_{sha256[:16]}.json (the item), content-addressed: a changed file gets a new key and never "
+    "overwrites what the published manifest lists. Each file is fetched (retried; range requests resume a "
+    "cut transfer where the source allows), compared with the item's file:checksum, and its real CRS, "
+    "shape and transform with the item's proj:code, proj:shape and proj:transform before anything of the "
+    "scene is stored; a scene missing at the source, with other bytes than declared, unreadable or off "
+    "its declared grid is skipped with its reason (the month fails only when no scene is left), while a "
+    "source that keeps failing fails the step, which is retried. part.parquet is the manifest: per scene "
+    "and file its status, reason, source URL, object key, bytes, SHA-256 and declared grid. Published "
+    "only when its blocking check passes.",
 )
 def scenes(
     context: dg.AssetExecutionContext,
@@ -90,7 +91,7 @@ def scenes(
     try:
         catalogue = read_catalogue(url, allowed, region(region_name))
     except CatalogueError as error:
-        raise dg.Failure(str(error)) from None
+        raise dg.Failure(f"{month} {region_name}: {error}") from None
     month_scenes = catalogue.months.get(month)
     if month_scenes is None:
         raise dg.Failure(
@@ -100,13 +101,20 @@ def scenes(
         )
     store = storage.get_storage()
     location = AssetLocation.for_partition(SATELLITE_SCENES, SATELLITE_PARTITIONS, context.partition_key)
-    pool = WorkerPool(max_workers=config.download_workers, logger=context.log, name="scenes")
+    pool = WorkerPool(
+        max_workers=config.download_workers,
+        retry=ONE_ATTEMPT,
+        fail_fast=True,
+        logger=context.log,
+        name="scenes",
+    )
     report = pool.run(
         month_scenes.scenes,
         lambda scene: copy_scene(scene, store, location, allowed),
         key=lambda scene: scene.item_id,
     )
-    report.raise_if_failures()
+    if report.failed:
+        not_fetched(month, region_name, report.failed)
     by_id = {scene.item_id: scene for scene in month_scenes.scenes}
     skipped = {result.key: result.reason or "" for result in report.skipped}
     if not report.succeeded:
@@ -137,13 +145,18 @@ def scenes(
     )
 
 
+def not_fetched(month: str, region_name: str, failed: Sequence[ItemResult[Any]]) -> NoReturn:
+    """Fail the step, to be retried: a scene the source may hold could not be fetched, and publishing the
+    month without it would never be corrected (the sensor requests a month again only when it changes)."""
+    errors = "; ".join(str(result.error) for result in failed)  # each names its item, band and URL
+    raise dg.Failure(f"{month} {region_name}: scenes not fetched or stored ({errors})", allow_retries=True)
+
+
 def no_scene_left(month: str, region_name: str, skipped: dict[str, str]) -> NoReturn:
-    """Fail the month: every scene was skipped. Retried only when a download failed (that may pass)."""
+    """Fail the month: every scene was skipped. Not retried: every skip reason recurs (a scene that could
+    not be fetched this time fails the step before this, see :func:`not_fetched`)."""
     reasons = "; ".join(reason for _, reason in sorted(skipped.items()))  # each names its item
-    raise dg.Failure(
-        f"{month} {region_name}: no usable scene ({reasons})",
-        allow_retries=any(DOWNLOAD_FAILED in reason for reason in skipped.values()),
-    )
+    raise dg.Failure(f"{month} {region_name}: no usable scene ({reasons})", allow_retries=False)
 
 
 class NdviConfig(dg.Config):
@@ -180,26 +193,24 @@ class NdviConfig(dg.Config):
 def ndvi(
     context: dg.AssetExecutionContext, config: NdviConfig, storage: StorageResource, scenes: pl.DataFrame
 ) -> Iterator[Any]:
-    from landing_zone.defs.satellite.monthly_ndvi import (
-        composite_month,
-        ndvi_grid,
-        region_extent,
-        scenes_gsd,
-    )
+    from landing_zone.defs.satellite.compositing import region_grid
+    from landing_zone.defs.satellite.monthly_ndvi import composite_month, region_extent, scenes_gsd
 
     month, region_name = month_and_region(context)
     store = storage.get_storage()
     dtm = dtm_key(store, region_name)
-    extent = region_extent(store.gdal_path(dtm), store.gdal_options())
-    if extent.crs != region(region_name).crs:
-        raise dg.Failure(
-            f"the consolidated DTM of region {region_name!r} ({store.uri(dtm)}) is in {extent.crs}, the "
-            f"region's crs in {regions_file()} is {region(region_name).crs}: rematerialise the DTM",
-            allow_retries=False,
-        )
-    grid = ndvi_grid(extent, scenes_gsd(scenes))
     cog = scratch_dir("satellite-ndvi-") / "ndvi.tif"
-    summary = composite_month(store, scenes, grid, cog, DEFAULT_GDAL_CACHE_MB)
+    try:
+        extent = region_extent(store.gdal_path(dtm), store.gdal_options())
+        if extent.crs != region(region_name).crs:
+            raise ValueError(
+                f"the consolidated DTM of region {region_name!r} ({store.uri(dtm)}) is in {extent.crs}, "
+                f"the region's crs in {regions_file()} is {region(region_name).crs}: rematerialise the DTM"
+            )
+        grid = region_grid(extent.bounds, extent.crs, scenes_gsd(scenes))
+        summary = composite_month(store, scenes, grid, cog, DEFAULT_GDAL_CACHE_MB)
+    except ValueError as error:  # what the inputs lack recurs on every attempt (:mod:`.monthly_ndvi`)
+        raise dg.Failure(f"{month} {region_name}: {error}", allow_retries=False) from None
     results = checks.audit_ndvi(cog, config.min_valid_fraction)
     location = AssetLocation.for_partition(SATELLITE_NDVI, SATELLITE_PARTITIONS, context.partition_key)
     metadata = composite_metadata(month, scenes, summary, grid) | {
@@ -260,8 +271,7 @@ def _statistic(value: float | None) -> Any:
 
 
 def month_and_region(context: dg.AssetExecutionContext) -> tuple[str, str]:
-    """The month (``YYYY-MM``) and region of the partition being materialised."""
-    partition = context.partition_key
-    if not isinstance(partition, dg.MultiPartitionKey):
-        raise TypeError(f"expected a month x region partition, got {partition!r}")
-    return partition.keys_by_dimension["month"], partition.keys_by_dimension["region"]
+    """The month (``YYYY-MM``) and region of the partition being materialised (a run hands the key over
+    as a ``MultiPartitionKey``, a direct invocation as its string: both parse the same)."""
+    key = SATELLITE_PARTITIONS.get_partition_key_from_str(str(context.partition_key))
+    return key.keys_by_dimension["month"], key.keys_by_dimension["region"]

@@ -89,7 +89,6 @@ class MonthScenes:
     """The scenes of one month of one region, sorted by time then id."""
 
     month: str
-    region: str
     scenes: tuple[Scene, ...]
 
     @property
@@ -103,7 +102,6 @@ class MonthScenes:
 class Catalogue:
     """A region's catalogue by month, and the items that could not be placed in a month (with why)."""
 
-    region: str
     months: Mapping[str, MonthScenes]
     unplaced: Mapping[str, str] = field(default_factory=dict)
 
@@ -132,10 +130,10 @@ def read_catalogue(url: str, allowed_prefixes: Sequence[str], place: Region) -> 
         when = when.astimezone(dt.UTC) if when.tzinfo else when.replace(tzinfo=dt.UTC)
         by_month.setdefault(f"{when:%Y-%m}", []).append(scene_of(item, when, allowed_prefixes))
     months = {
-        month: MonthScenes(month, place.name, tuple(sorted(scenes, key=lambda s: (s.datetime, s.item_id))))
+        month: MonthScenes(month, tuple(sorted(scenes, key=lambda s: (s.datetime, s.item_id))))
         for month, scenes in sorted(by_month.items())
     }
-    return Catalogue(place.name, months, unplaced)
+    return Catalogue(months, unplaced)
 
 
 def scene_of(item: pystac.Item, when: dt.datetime, allowed_prefixes: Sequence[str]) -> Scene:

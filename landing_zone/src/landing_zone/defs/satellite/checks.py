@@ -1,9 +1,11 @@
 """Asset checks of the satellite domain, run in the asset's own step on the candidate before it is
 published (write-audit-publish, :mod:`shared.publication`), with the values found as metadata.
 
-- ``satellite/scenes``: ``scene_grid_matches_catalogue`` (blocking) re-reads the header of every stored
-  copy and compares its CRS, shape and transform with what the catalogue declares; the metadata lists
-  the mismatches and the scenes skipped before storing (with why).
+- ``satellite/scenes``: ``stored_scenes_match_manifest`` (blocking) reads back every object the
+  candidate manifest lists and compares its size and SHA-256 with the manifest's, and a band's CRS, shape
+  and transform with what the catalogue declares: an object damaged or replaced in storage, or one
+  written off its grid, fails it before the manifest is published. The metadata names the mismatching
+  keys and lists the scenes skipped before storing (with why).
 - ``satellite/ndvi``: ``ndvi_within_range`` (blocking) reads the candidate COG block by block and finds
   its NDVI minimum and maximum, which must lie in [-1, 1]; ``valid_fraction_above_threshold`` (a warning)
   compares the share of the region with at least one clear observation with a threshold: a cloudy month
@@ -18,7 +20,7 @@ import numpy as np
 import polars as pl
 
 from landing_zone.defs.satellite.keys import SATELLITE_NDVI, SATELLITE_PARTITIONS, SATELLITE_SCENES
-from landing_zone.defs.satellite.raw_scenes import ITEM, SKIPPED, stored_grid_mismatches
+from landing_zone.defs.satellite.raw_scenes import SKIPPED, stored_mismatches
 from shared.storage import Storage
 
 WARN = dg.AssetCheckSeverity.WARN
@@ -28,6 +30,8 @@ DEFAULT_MIN_VALID_FRACTION = 0.5
 catchment's monthly mean NDVI would rest on a minority of its area (and on whichever part happened to be
 clear), so the month is flagged for whoever reads the vegetation attributes."""
 
+STORED_SCENES_CHECK = "stored_scenes_match_manifest"
+
 NDVI_RANGE = (-1.0, 1.0)
 """NDVI is a normalised difference: no value outside [-1, 1] comes from real reflectances."""
 
@@ -35,11 +39,12 @@ NDVI_RANGE = (-1.0, 1.0)
 def scenes_check_specs() -> list[dg.AssetCheckSpec]:
     return [
         dg.AssetCheckSpec(
-            "scene_grid_matches_catalogue",
+            STORED_SCENES_CHECK,
             asset=SATELLITE_SCENES,
             blocking=True,
             partitions_def=SATELLITE_PARTITIONS,
-            description="Every stored band file has the CRS, shape and transform its STAC item declares "
+            description="Every object the manifest lists is in storage with the size and SHA-256 the "
+            "manifest records, and every band file has the CRS, shape and transform its STAC item declares "
             "(proj:code, proj:shape, proj:transform); scenes skipped before storing are listed with why.",
         )
     ]
@@ -67,18 +72,16 @@ def ndvi_check_specs(min_valid_fraction: float = DEFAULT_MIN_VALID_FRACTION) -> 
 
 
 def audit_scenes(store: Storage, table: pl.DataFrame) -> dg.AssetCheckResult:
-    """``scene_grid_matches_catalogue`` on the stored copies the candidate manifest lists."""
-    mismatches = stored_grid_mismatches(store, table, store.gdal_options())
+    """``stored_scenes_match_manifest`` on the stored objects the candidate manifest lists."""
+    mismatches = stored_mismatches(store, table)
     skipped = table.filter(pl.col("status") == SKIPPED).select("item_id", "reason").unique().sort("item_id")
     return dg.AssetCheckResult(
-        check_name="scene_grid_matches_catalogue",
+        check_name=STORED_SCENES_CHECK,
         asset_key=SATELLITE_SCENES,
         passed=not mismatches,
         metadata={
             "mismatches": dg.MetadataValue.json(mismatches),
-            "checked_files": dg.MetadataValue.int(
-                table.filter((pl.col("status") != SKIPPED) & (pl.col("band") != ITEM)).height
-            ),
+            "checked_objects": dg.MetadataValue.int(table.filter(pl.col("status") != SKIPPED).height),
             "skipped_scenes": dg.MetadataValue.json(dict(skipped.iter_rows())),
         },
     )
@@ -120,20 +123,19 @@ def audit_ndvi(cog: Path, min_valid_fraction: float) -> list[dg.AssetCheckResult
 
 
 def ndvi_statistics(cog: Path) -> dict[str, Any]:
-    """NDVI extremes and pixel counts, one block in memory at a time: band 1's valid pixels, band 2's
-    pixels inside the region (its nodata marks only what lies outside)."""
+    """NDVI extremes and pixel counts, one block in memory at a time: band 1's valid pixels, and the
+    region's pixels, which are all of the grid's (it is the region's extent; band 2 is 0 there, not
+    nodata, where no clear observation exists)."""
     import rasterio
 
     low, high, count, non_finite, region = np.inf, -np.inf, 0, 0, 0
     with rasterio.open(cog) as dataset:
         for _, window in dataset.block_windows(1):
-            ndvi = dataset.read(1, window=window, masked=True)
-            inside = ~np.ma.getmaskarray(dataset.read(2, window=window, masked=True))
-            values = ndvi.compressed()
+            values = dataset.read(1, window=window, masked=True).compressed()
             finite = values[np.isfinite(values)]
             non_finite += values.size - finite.size
             count += finite.size
-            region += int(inside.sum())
+            region += window.width * window.height
             if finite.size:
                 low, high = min(low, float(finite.min())), max(high, float(finite.max()))
     return {

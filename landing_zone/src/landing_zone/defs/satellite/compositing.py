@@ -125,7 +125,9 @@ class TargetGrid:
 
 def region_grid(bounds: tuple[float, float, float, float], crs: str, resolution_m: float) -> TargetGrid:
     """A north-up grid of ``resolution_m`` cells over ``bounds`` (west, south, east, north), snapped
-    outward to multiples of the cell, so every month's composite of a region lies on the same cells."""
+    outward to multiples of the cell. Two months of a region lie on the same cells when their scenes
+    declare the same cell size (the composite's cell is the scenes' finest); a month of coarser scenes
+    gets a coarser grid over the same bounds."""
     if resolution_m <= 0:
         raise ValueError(f"the grid's resolution must be positive, got {resolution_m}")
     west, south, east, north = (value / resolution_m for value in bounds)
@@ -170,14 +172,14 @@ def composite_ndvi(
     rule: MaskRule = SCL_RULE,
     *,
     reflectance_scale: float = 1e-4,
-    reflectance_offset: float = 0.0,
     block: int = COG_BLOCK_SIZE,
     gdal_cache_mb: int = DEFAULT_GDAL_CACHE_MB,
 ) -> CompositeSummary:
     """Write the median-NDVI composite of ``scenes`` on ``grid`` to ``destination`` (a COG).
 
-    Digital numbers become reflectance as ``dn * reflectance_scale + reflectance_offset`` (Sentinel-2's
-    processing baseline 04.00 added an offset of -0.1); NDVI is invariant to the scale alone. A scene
+    Digital numbers become reflectance as ``dn * reflectance_scale`` (NDVI is invariant to the scale;
+    a product with an additive offset, as Sentinel-2's processing baseline 04.00 has, would need one
+    here, which no catalogue this platform reads declares). A scene
     that fails mid-way (a corrupt tile) is dropped and the composite starts again without it, so no
     block ever holds a part of its observations.
     """
@@ -188,11 +190,10 @@ def composite_ndvi(
     if block <= 0 or block % 16:
         raise ValueError(f"the block size must be a positive multiple of 16 (GTiff tiles), got {block}")
     skipped: dict[str, str] = {}
-    reflectance = (reflectance_scale, reflectance_offset)
     with rasterio.Env(**gdal_cache_env(gdal_cache_mb), **_GDAL_OPTIONS):
         while True:
             try:
-                return _composite(scenes, grid, destination, rule, reflectance, block, skipped)
+                return _composite(scenes, grid, destination, rule, reflectance_scale, block, skipped)
             except SceneError as error:
                 skipped[error.item_id] = error.reason
 
@@ -202,7 +203,7 @@ def _composite(
     grid: TargetGrid,
     destination: Path,
     rule: MaskRule,
-    reflectance: tuple[float, float],
+    reflectance_scale: float,
     block: int,
     skipped: dict[str, str],
 ) -> CompositeSummary:
@@ -224,7 +225,9 @@ def _composite(
             for index, description in enumerate(BAND_DESCRIPTIONS, start=1):
                 sink.set_band_description(index, description)
             for window in grid.blocks(block):
-                median, count = _composite_block(opened, grid, window, reflectance, tally, block * block)
+                median, count = _composite_block(
+                    opened, grid, window, reflectance_scale, tally, block * block
+                )
                 row_off, col_off, rows, cols = window
                 sink.write(np.stack([median, count]), window=Window(col_off, row_off, cols, rows))
         copy_to_cog(staging, destination)
@@ -331,7 +334,7 @@ def _composite_block(
     scenes: Sequence[_OpenScene],
     grid: TargetGrid,
     window: tuple[int, int, int, int],
-    reflectance: tuple[float, float],
+    reflectance_scale: float,
     tally: _Tally,
     max_read: int,
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -355,7 +358,7 @@ def _composite_block(
             for left, width in ((0, half_cols), (half_cols, cols - half_cols)):
                 if height and width:
                     quarter = (row_off + top, col_off + left, height, width)
-                    part = _composite_block(scenes, grid, quarter, reflectance, tally, max_read)
+                    part = _composite_block(scenes, grid, quarter, reflectance_scale, tally, max_read)
                     median[top : top + height, left : left + width] = part[0]
                     count[top : top + height, left : left + width] = part[1]
         return median, count
@@ -364,7 +367,7 @@ def _composite_block(
         band_span, mask_span = spans[2 * index : 2 * index + 2]
         if band_span is None or mask_span is None:
             continue
-        sampled = _scene_ndvi(scene, points[scene.crs_key], band_span, mask_span, reflectance)
+        sampled = _scene_ndvi(scene, points[scene.crs_key], band_span, mask_span, reflectance_scale)
         if sampled is not None:
             ndvi, clear = sampled
             observations.append(ndvi)
@@ -377,7 +380,7 @@ def _composite_block(
 
 
 def _scene_ndvi(
-    scene: _OpenScene, points: _Points, band_span: _Span, mask_span: _Span, reflectance: tuple[float, float]
+    scene: _OpenScene, points: _Points, band_span: _Span, mask_span: _Span, reflectance_scale: float
 ) -> tuple[np.ndarray, int] | None:
     """The scene's NDVI at the block's points (NaN where not a clear, valid observation) and how many
     clear observations it holds, or None where no point falls inside the scene."""
@@ -386,14 +389,11 @@ def _scene_ndvi(
         return None
     red, nir = (_read_cells(scene, band, band_cells) for band in (scene.red, scene.nir))
     mask = _read_cells(scene, scene.mask, mask_cells)
-    scale, offset = np.float32(reflectance[0]), np.float32(reflectance[1])
-    red_reflectance = red.astype(np.float32) * scale + offset
-    nir_reflectance = nir.astype(np.float32) * scale + offset
+    scale = np.float32(reflectance_scale)
+    red_reflectance = red.astype(np.float32) * scale
+    nir_reflectance = nir.astype(np.float32) * scale
     total = red_reflectance + nir_reflectance
     valid = scene.clear[mask] & (red != scene.red.nodata) & (nir != scene.nir.nodata) & (total > 0)
-    if offset < 0:
-        # Negative reflectance is not physical and would push NDVI outside [-1, 1].
-        valid &= (red_reflectance >= 0) & (nir_reflectance >= 0)
     for cells in (band_cells, mask_cells):
         if cells.inside is not None:
             valid &= cells.inside

@@ -8,7 +8,11 @@ masking by the scene classification, per-pixel median and count) is :mod:`.compo
 
 The scenes are read from local files: :meth:`shared.storage.Storage.stage_files` downloads them with the
 storage API's retries (GDAL's ``/vsis3/`` reader cannot recover a connection reset mid-body) after
-checking they fit on disk; local storage hands out the stored files themselves.
+checking they fit on disk; local storage hands out the stored files themselves. Their keys are the
+manifest's ``object_key`` column (content-addressed, :mod:`.raw_scenes`), never rebuilt from names.
+
+What the inputs lack (no stored scene, a DTM without CRS, no scene the compositing can use) raises
+``ValueError``: it would recur on every attempt, and the asset fails the step without a retry.
 """
 
 from __future__ import annotations
@@ -25,7 +29,6 @@ from landing_zone.defs.satellite.compositing import (
     SceneBands,
     TargetGrid,
     composite_ndvi,
-    region_grid,
 )
 from landing_zone.defs.satellite.raw_scenes import ITEM, STORED
 from shared.rasters.cog import describe_raster
@@ -33,10 +36,6 @@ from shared.storage import Storage
 
 NDVI_BANDS = ("red", "nir")
 """The bands whose declared cell size sets the composite's: the mask may be coarser (SCL is 20 m)."""
-
-
-class NoScenesError(ValueError):
-    """The month's manifest lists no stored scene to composite."""
 
 
 @dataclass(frozen=True)
@@ -68,14 +67,9 @@ def scenes_gsd(table: pl.DataFrame) -> float:
     """The finest cell size the stored red and near-infrared files declare (CRS units: metres)."""
     rows = table.filter((pl.col("status") == STORED) & pl.col("band").is_in(NDVI_BANDS))
     if rows.is_empty():
-        raise NoScenesError("the manifest lists no stored red or near-infrared file")
+        raise ValueError("the manifest lists no stored red or near-infrared file")
     sizes = [min(abs(t[0]), abs(t[4])) for t in rows["transform"].to_list()]
     return float(min(sizes))
-
-
-def ndvi_grid(extent: RegionExtent, gsd: float) -> TargetGrid:
-    """The region's extent snapped outward to whole ``gsd`` cells, in the region's CRS."""
-    return region_grid(extent.bounds, extent.crs, gsd)
 
 
 def composite_month(
@@ -84,7 +78,7 @@ def composite_month(
     """Stage the month's stored scenes locally and composite them into ``destination``."""
     scenes = stored_scenes(table)
     if not scenes:
-        raise NoScenesError("the manifest lists no stored scene")
+        raise ValueError("the manifest lists no stored scene")
     keys = [key for bands in scenes.values() for key in (bands["red"], bands["nir"], bands["scl"])]
     with tempfile.TemporaryDirectory(prefix="ndvi-scenes-") as scratch:
         paths = dict(zip(keys, store.stage_files(keys, Path(scratch)), strict=True))
