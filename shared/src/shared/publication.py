@@ -12,7 +12,7 @@ assets read the published object, which is always one that passed.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -81,6 +81,29 @@ def publish_if_passed(
         reject(asset, failed, keep_candidate())
     yield output
     drop_candidate(storage, location, ext)
+
+
+def publish_table_if_passed(
+    asset: dg.AssetKey,
+    results: Sequence[dg.AssetCheckResult],
+    specs: Sequence[dg.AssetCheckSpec],
+    table: pl.DataFrame,
+    metadata: Mapping[str, Any],
+    storage: Storage,
+    location: AssetLocation,
+) -> Iterator[Any]:
+    """:func:`publish_if_passed` for a Parquet table, the common case: a rejected table is kept as
+    ``candidate.parquet``."""
+    yield from publish_if_passed(
+        asset,
+        results,
+        specs,
+        dg.Output(table, metadata=dict(metadata)),
+        lambda: keep_candidate_table(storage, location, table),
+        storage,
+        location,
+        PARQUET,
+    )
 
 
 def published_table(storage: Storage, location: AssetLocation) -> pl.DataFrame | None:

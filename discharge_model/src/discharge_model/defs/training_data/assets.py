@@ -85,6 +85,7 @@ from shared.publication import (
     keep_candidate_file,
     keep_candidate_table,
     publish_if_passed,
+    publish_table_if_passed,
 )
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import PARQUET_IO_MANAGER, TRANSIENT_STEP_RETRY
@@ -246,15 +247,14 @@ def gauge_catchments(
         ),
         "input_versions": dg.MetadataValue.json(versions(read)),
     }
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         GAUGE_CATCHMENTS,
         results,
         GAUGE_CHECK_SPECS,
-        dg.Output(table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, table),
+        table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 

@@ -18,13 +18,17 @@ from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
-from shared.publication import keep_candidate_file, keep_candidate_table, publish_if_passed
+from shared.publication import (
+    keep_candidate_file,
+    publish_if_passed,
+    publish_table_if_passed,
+)
 from shared.rasters.gdal_cache import gdal_cache_step_env
 from shared.rasters.handles import CogFile
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
-from shared.storage.layout import COG, PARQUET, AssetLocation
+from shared.storage.layout import COG, AssetLocation
 
 if TYPE_CHECKING:
     from landing_zone.defs.elevation.definitions import ElevationPipeline
@@ -182,15 +186,14 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
             [table, _skipped_rows(skipped_upstream, partition, CONVERTED_SCHEMA)], how="vertical"
         ).sort("tile_id")
         results = list(duckdb.check_frame(key, sql_checks, table))
-        yield from publish_if_passed(
+        yield from publish_table_if_passed(
             key,
             results,
             specs,
-            dg.Output(table, metadata=report.to_metadata()),
-            lambda: keep_candidate_table(store, location, table),
+            table,
+            report.to_metadata(),
             store,
             location,
-            PARQUET,
         )
         # Published: versions listed by neither this table nor the one it replaced are superseded.
         kept = [table] + ([previous] if previous is not None else [])

@@ -97,7 +97,12 @@ from shared.assets.landing_zone import (
 from shared.automation import when_dep_passed
 from shared.k8s.op_tags import K8sOpTags
 from shared.partitions import BY_REGION
-from shared.publication import failed_blocking, keep_candidate_table, publish_if_passed
+from shared.publication import (
+    failed_blocking,
+    keep_candidate_table,
+    publish_if_passed,
+    publish_table_if_passed,
+)
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import StoredRaster, scratch_dir
 from shared.regions import region, regions_file
@@ -386,15 +391,14 @@ def catchment_forcings(
     location = AssetLocation.for_partition(CATCHMENT_FORCINGS, REGIONS, region_name)
     results = list(duckdb.check_frame(CATCHMENT_FORCINGS, FORCINGS_CHECKS, table))
     metadata = forcings_metadata(table, config.conditioning, sorted(months), cache)
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         CATCHMENT_FORCINGS,
         results,
         FORCINGS_CHECK_SPECS,
-        dg.Output(table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, table),
+        table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 
@@ -516,15 +520,14 @@ def catchment_attributes(
         "dtm": dg.MetadataValue.path(dtm.uri),
         "dsm": dg.MetadataValue.path(dsm.uri),
     }
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         CATCHMENT_ATTRIBUTES,
         results,
         ATTRIBUTE_CHECK_SPECS,
-        dg.Output(table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, table),
+        table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 
@@ -576,15 +579,14 @@ def catchment_climatic_indices(
         "catchments": dg.MetadataValue.int(table.height),
         "means": dg.MetadataValue.json(column_means(table)),
     }
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         CLIMATIC_INDICES,
         results,
         INDEX_CHECK_SPECS,
-        dg.Output(table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, table),
+        table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 
@@ -664,15 +666,14 @@ def catchment_forecast_forcings(
     location = AssetLocation.for_partition(CATCHMENT_FORECAST_FORCINGS, FORECAST_RUNS, context.partition_key)
     results = list(duckdb.check_frame(CATCHMENT_FORECAST_FORCINGS, FORECAST_CHECKS, forcings.table))
     metadata = forecast_metadata(forcings, place.name, config.conditioning)
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         CATCHMENT_FORECAST_FORCINGS,
         results,
         FORECAST_CHECK_SPECS,
-        dg.Output(forcings.table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, forcings.table),
+        forcings.table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 
@@ -775,15 +776,14 @@ def catchment_vegetation(
         "means": dg.MetadataValue.json(column_means(table.drop("month"))),
         "rows": dg.MetadataValue.int(table.height),
     }
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         CATCHMENT_VEGETATION,
         results,
         VEGETATION_CHECK_SPECS,
-        dg.Output(table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, table),
+        table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 

@@ -31,14 +31,18 @@ from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.automation import when_dep_passed
 from shared.k8s.op_tags import K8sOpTags
 from shared.partitions import BY_REGION
-from shared.publication import keep_candidate_file, keep_candidate_table, publish_if_passed
+from shared.publication import (
+    keep_candidate_file,
+    publish_if_passed,
+    publish_table_if_passed,
+)
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, scratch_dir
 from shared.regions import region, regions_file
 from shared.resources.platform import PARQUET_IO_MANAGER, RASTER_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
-from shared.storage.layout import COG, PARQUET, AssetLocation
+from shared.storage.layout import COG, AssetLocation
 from shared.workers import ItemResult, RetryPolicy, WorkerPool
 
 if TYPE_CHECKING:
@@ -133,15 +137,14 @@ def scenes(
         "scenes_skipped": dg.MetadataValue.json(skipped),
         "stored_bytes": dg.MetadataValue.int(int(table["bytes"].sum() or 0)),
     }
-    yield from publish_if_passed(
+    yield from publish_table_if_passed(
         SATELLITE_SCENES,
         results,
         SCENE_CHECK_SPECS,
-        dg.Output(table, metadata=metadata),
-        lambda: keep_candidate_table(store, location, table),
+        table,
+        metadata,
         store,
         location,
-        PARQUET,
     )
 
 

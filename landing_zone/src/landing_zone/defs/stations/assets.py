@@ -23,10 +23,10 @@ from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources import RemoteFile
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
-from shared.publication import keep_candidate_table, publish_if_passed
+from shared.publication import publish_table_if_passed
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.storage import StorageResource
-from shared.storage.layout import PARQUET, AssetLocation
+from shared.storage.layout import AssetLocation
 
 if TYPE_CHECKING:
     from landing_zone.defs.stations.definitions import StationNetwork
@@ -152,15 +152,14 @@ def polished_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         polished = polish(pl.concat(tables, how="vertical_relaxed"))
         results = list(duckdb.check_frame(key, sql_checks, polished))
         store, location = storage.get_storage(), AssetLocation.for_partition(key)
-        yield from publish_if_passed(
+        yield from publish_table_if_passed(
             key,
             results,
             specs,
-            dg.Output(polished, metadata=polished_metadata(polished, len(tables))),
-            lambda: keep_candidate_table(store, location, polished),
+            polished,
+            polished_metadata(polished, len(tables)),
             store,
             location,
-            PARQUET,
         )
 
     return polished_timeseries
