@@ -1,5 +1,6 @@
 # Every target bootstraps what it needs: uv (installed with pip when missing), then the locked
 # environment in .venv. Needs only Python 3.11 (python3, which also reads uv.lock) and the package registries.
+# make test also needs Debian's python3-qgis (the qgis target installs it when run as root).
 
 PYTHON ?= python3
 UV_VERSION := 0.13.8
@@ -21,7 +22,7 @@ ifneq ($(TORCH_CPU_WHEEL),)
 SYNC += --inexact $(shell $(LOCAL_TORCH) skip-args)
 endif
 
-.PHONY: help env demo test dev bench lint typecheck clean
+.PHONY: help env qgis demo test dev bench lint typecheck clean
 
 help:
 	@echo "make demo | make test | make dev | make bench | make lint | make typecheck"
@@ -55,7 +56,26 @@ demo: env $(DAGSTER_HOME)/dagster.yaml $(SAMPLE_REGION)/truth/manifest.json
 	$(BIN)/python -m platform_dev.forecast_cycles
 	@$(BIN)/python -m platform_dev.listing
 
-test: env
+# Debian's QGIS for the QGIS client test (tests/integration/test_qgis_client.py), which runs it under the
+# system Python. Installed here when root with apt (CI, a fresh machine: about a minute); otherwise the
+# target fails and says how to install it, so the test is never silently skipped.
+QGIS_PYTHON := /usr/bin/python3
+qgis:
+	@$(QGIS_PYTHON) -c "import qgis.core" 2>/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing Debian's python3-qgis for the QGIS client test"; \
+		log=$$(mktemp); \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			--no-install-recommends python3-qgis; } >$$log 2>&1 || { tail -20 $$log; rm -f $$log; exit 1; }; \
+		rm -f $$log; \
+		$(QGIS_PYTHON) -c "import qgis.core"; \
+	else \
+		echo "make test needs Debian's QGIS under $(QGIS_PYTHON) for its QGIS client test:" >&2; \
+		echo "    sudo apt-get install --no-install-recommends python3-qgis" >&2; \
+		exit 1; \
+	fi
+
+test: env qgis
 	$(BIN)/pytest -n 2 --durations=10
 
 dev: env $(DAGSTER_HOME)/dagster.yaml

@@ -1,7 +1,7 @@
 """Each code location's asset graph equals its committed snapshot (tests/snapshots/*.txt).
 
-A change to keys, partitions, kinds, owners, node pools or checks must change the snapshot in the same
-commit, so it shows in review. ``UPDATE_SNAPSHOTS=1`` rewrites the files instead of comparing.
+A change to keys, groups, partitions, kinds, owners, node pools or checks must change the snapshot in the
+same commit, so it shows in review. ``UPDATE_SNAPSHOTS=1`` rewrites the files instead of comparing.
 """
 
 import importlib

@@ -1,6 +1,6 @@
 """A human-readable listing of a code location's asset graph, committed and compared in a test.
 
-One block per asset: its partitions, kinds, owners, node pool (from the Kubernetes size tag) and checks
+One block per asset: its group, partitions, kinds, owners, node pool (from the Kubernetes size tag) and checks
 (blocking or not). A change to the graph then shows in review as a diff of ``tests/snapshots/*.txt``.
 Regenerate with ``UPDATE_SNAPSHOTS=1 .venv/bin/pytest tests/integration/test_asset_snapshot.py``.
 """
@@ -47,6 +47,7 @@ def asset_snapshot(defs: dg.Definitions) -> str:
                 "\n".join(
                     [
                         key.to_user_string(),
+                        f"  group: {spec.group_name}",
                         f"  partitions: {describe_partitions(assets_def.partitions_def)}",
                         f"  kinds: {', '.join(sorted(spec.kinds)) or 'none'}",
                         f"  owners: {', '.join(spec.owners) or 'none'}",

@@ -1,5 +1,6 @@
 """When the discharge model's assets bring themselves up to date: a declarative automation condition,
-evaluated by Dagster's automation daemon (the ``default_automation_condition_sensor``), not a polling loop.
+evaluated by Dagster's automation daemon (the location's automation sensor,
+:func:`shared.instigators.automation_sensor`), not a polling loop.
 
 :data:`WHEN_UPSTREAM_PASSED` requests a partition when any asset it depends on has a new materialisation
 (or is requested in the same tick) and every *blocking* check of every asset it depends on passed on that
@@ -13,8 +14,9 @@ the dataset is rebuilt, the LSTM retrained, the new model evaluated, in one run 
 the same tick (a dependency requested on the tick counts as updated and as passing its checks; if its
 check fails in that run, Dagster's run machinery stops the steps below it).
 
-The condition is Dagster's ``eager()`` (also: request a partition that is newly missing, wait while a
-dependency is missing or in progress) with ``all_deps_blocking_checks_passed()`` added.
+The condition is :func:`shared.automation.when_deps_passed`, the one the landing zone's features follow:
+Dagster's ``eager()`` (also: request a partition that is newly missing, wait while a dependency is missing
+or in progress) with ``all_deps_blocking_checks_passed()`` added.
 
 The forecasts follow weather-model runs instead: ``discharge_forecast`` carries
 :func:`shared.automation.when_dep_passed` of the catchment forecast forcings (its own run's partition, any
@@ -23,9 +25,9 @@ time window), and ``forecast_verification`` :data:`WHEN_ANY_UPDATED`.
 
 import dagster as dg
 
-WHEN_UPSTREAM_PASSED = (
-    dg.AutomationCondition.eager() & dg.AutomationCondition.all_deps_blocking_checks_passed()
-).with_label("upstream updated and its blocking checks passed")
+from shared.automation import when_deps_passed
+
+WHEN_UPSTREAM_PASSED = when_deps_passed()
 """Attached to gauge_catchments, training_data, lstm and evaluation (see the module docstring)."""
 
 

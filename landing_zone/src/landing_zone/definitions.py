@@ -13,6 +13,10 @@ The tree is built at the defs folder, not at its root: the root adds a JSON cata
 component types (for the UI's component docs), which costs about 0.35 s of pydantic schema generation
 at every load of the location (every run worker and step pod) and describes nothing of ours.
 
+Every asset is placed in its domain's group with its owners here, in one call
+(:func:`shared.asset_groups.in_catalogue`), not in each decorator; the one sensor that evaluates every
+automation condition is declared here too (:func:`shared.instigators.automation_sensor`).
+
 Everything after ``import dagster`` loads under :func:`shared.loading.frozen_load`: the garbage collector
 would otherwise spend about a quarter of the load traversing objects that all stay alive.
 """
@@ -26,15 +30,20 @@ from shared.loading import frozen_load
 with frozen_load():
     import landing_zone.defs as defs_folder
     from landing_zone.resources.sources import SourcesResource
+    from shared.asset_groups import in_catalogue
+    from shared.instigators import automation_sensor
     from shared.resources.platform import platform_executor, platform_resources
 
     component_tree = dg.ComponentTree.from_module(defs_module=defs_folder, project_root=Path(__file__).parent)
 
-    defs = dg.Definitions.merge(
-        component_tree.build_defs(component_tree.defs_module_path),
-        dg.Definitions(
-            resources={**platform_resources(), "sources": SourcesResource.from_environment()},
-            executor=platform_executor(),
-            component_tree=component_tree,
-        ),
+    defs = in_catalogue(
+        dg.Definitions.merge(
+            component_tree.build_defs(component_tree.defs_module_path),
+            dg.Definitions(
+                resources={**platform_resources(), "sources": SourcesResource.from_environment()},
+                executor=platform_executor(),
+                sensors=[automation_sensor("landing_zone")],
+                component_tree=component_tree,
+            ),
+        )
     )

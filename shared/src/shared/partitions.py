@@ -2,7 +2,8 @@
 the partition mapping from a ``... x region`` partition to its region.
 
 Sensors return the requests in their ``SensorResult`` (the daemon applies them); the demo and tests that
-evaluate a sensor in-process apply them to the instance with :func:`apply_partition_requests`.
+evaluate a sensor in-process, and schedules (which cannot return them), apply them to the instance with
+:func:`apply_partition_requests`.
 """
 
 from __future__ import annotations

@@ -17,13 +17,14 @@ import polars as pl
 from dagster import InputContext, OutputContext
 from pydantic import BaseModel, Field
 
+from shared.columns import declared_descriptions, model_descriptions
 from shared.io_managers.base import (
     StorageIOManager,
     UnsupportedAnnotationError,
     input_annotation,
     split_mapping_annotation,
 )
-from shared.io_managers.metadata import object_metadata, table_metadata
+from shared.io_managers.metadata import object_metadata, table_metadata, time_range
 from shared.io_managers.pydantic_frames import (
     frame_to_models,
     is_model_list,
@@ -55,10 +56,13 @@ class ParquetIOManager(StorageIOManager):
         key = self.output_key(context)
         started = time.perf_counter()
         with self.store.writer(key) as path:
-            schema, rows = self._write(frame, path)
+            schema, rows, span = self._write(frame, path)
         info = self.store.stat(key)
+        descriptions = _model_descriptions(context, obj) | declared_descriptions(context.definition_metadata)
         context.add_output_metadata(
-            object_metadata(info, time.perf_counter() - started) | table_metadata(schema, rows)
+            object_metadata(info, time.perf_counter() - started)
+            | table_metadata(schema, rows, descriptions)
+            | span
         )
 
     def load_input(self, context: InputContext) -> Any:
@@ -88,14 +92,16 @@ class ParquetIOManager(StorageIOManager):
             "list[Model])"
         )
 
-    def _write(self, frame: pl.DataFrame | pl.LazyFrame, path: Path) -> tuple[pl.Schema, int]:
+    def _write(self, frame: pl.DataFrame | pl.LazyFrame, path: Path) -> tuple[pl.Schema, int, dict[str, Any]]:
+        """Write the table; its schema, row count and time range (read back from the file for a lazy
+        frame, which must not be computed twice)."""
         options: dict[str, Any] = {"compression": "zstd", "compression_level": self.compression_level}
         if isinstance(frame, pl.LazyFrame):
             frame.sink_parquet(path, **options)
             written = pl.scan_parquet(path)
-            return written.collect_schema(), written.select(pl.len()).collect().item()
+            return written.collect_schema(), written.select(pl.len()).collect().item(), time_range(written)
         frame.write_parquet(path, **options)
-        return frame.schema, frame.height
+        return frame.schema, frame.height, time_range(frame)
 
     def _scan(self, key: str) -> pl.LazyFrame:
         return pl.scan_parquet(self.store.polars_path(key), storage_options=self.store.polars_options())
@@ -136,6 +142,16 @@ class ParquetIOManager(StorageIOManager):
         if is_model_list(annotation):
             return frame_to_models(frame, model_of(annotation), source)
         return frame
+
+
+def _model_descriptions(context: OutputContext, obj: Any) -> dict[str, str]:
+    """The row model's field descriptions when the output is a list of pydantic models."""
+    annotation = context.dagster_type.typing_type
+    if is_model_list(annotation):
+        return model_descriptions(model_of(annotation))
+    if isinstance(obj, list) and obj and isinstance(obj[0], BaseModel):
+        return model_descriptions(type(obj[0]))
+    return {}
 
 
 def _check_supported(annotation: Any, context: InputContext) -> None:

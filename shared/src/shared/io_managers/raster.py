@@ -59,9 +59,8 @@ class RasterIOManager(StorageIOManager):
         info = self.store.put_file(cog.path, key)
         remove_stored(cog)
         context.add_output_metadata(
-            object_metadata(info, time.perf_counter() - started)
+            object_metadata(info, time.perf_counter() - started, self.store.gdal_path(key))
             | raster_metadata(description)
-            | {"gdal_path": MetadataValue.text(self.store.gdal_path(key))}
         )
 
     def load_input(self, context: InputContext) -> Any:

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from dagster import InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
+from shared.columns import declared_descriptions
 from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata, table_metadata
 from shared.storage.layout import FLATGEOBUF as FLATGEOBUF_EXTENSION
@@ -53,8 +54,10 @@ class VectorIOManager(StorageIOManager):
         flatgeobuf_key = location.key(FLATGEOBUF_EXTENSION) if wants_flatgeobuf else None
         started = time.perf_counter()
         self._publish(obj, key, flatgeobuf_key, context.asset_key.to_user_string())
-        metadata = object_metadata(self.store.stat(key), time.perf_counter() - started)
-        metadata |= table_metadata(obj.frame.schema, obj.frame.height) | _layer_metadata(obj)
+        info = self.store.stat(key)
+        metadata = object_metadata(info, time.perf_counter() - started, self.store.gdal_path(key))
+        descriptions = declared_descriptions(context.definition_metadata)
+        metadata |= table_metadata(obj.frame.schema, obj.frame.height, descriptions) | _layer_metadata(obj)
         if flatgeobuf_key:
             metadata |= self._flatgeobuf_metadata(flatgeobuf_key)
         context.add_output_metadata(metadata)
@@ -93,7 +96,7 @@ class VectorIOManager(StorageIOManager):
     def _flatgeobuf_metadata(self, key: str) -> dict[str, Any]:
         return {
             "flatgeobuf_uri": MetadataValue.path(self.store.uri(key)),
-            "flatgeobuf_gdal_path": MetadataValue.text(self.store.gdal_path(key)),
+            "flatgeobuf_gdal_path": MetadataValue.path(self.store.gdal_path(key)),
             "flatgeobuf_bytes": MetadataValue.int(self.store.stat(key).size),
         }
 

@@ -27,6 +27,7 @@ import polars as pl
 from pydantic import Field
 
 from discharge_model.automation import WHEN_ANY_UPDATED
+from discharge_model.defs.forecast.columns import FORECAST_DESCRIPTIONS, FORECAST_SCHEMA
 from discharge_model.defs.forecast.correction import corrected, last_observations
 from discharge_model.defs.forecast.inputs import Network, forecast_forcings, network, observed_inputs
 from discharge_model.defs.forecast.layer import write_reaches
@@ -38,6 +39,8 @@ from discharge_model.defs.forecast.model_inputs import (
 )
 from discharge_model.defs.forecast.network import local_inflow
 from discharge_model.defs.forecast.region import configured_region
+from discharge_model.defs.forecast.verification import DESCRIPTIONS as VERIFICATION_DESCRIPTIONS
+from discharge_model.defs.forecast.verification import SCHEMA as VERIFICATION_SCHEMA
 from discharge_model.defs.forecast.verification import (
     median_nse,
     verification_table,
@@ -73,7 +76,9 @@ from shared.assets.landing_zone import (
     REGIONS,
 )
 from shared.automation import when_dep_passed
+from shared.columns import described_columns
 from shared.forecast_runs import run_start
+from shared.freshness import FORECAST_FRESHNESS
 from shared.k8s import K8sOpTags
 from shared.resources.platform import PARQUET_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
@@ -152,6 +157,7 @@ def refused_forecast() -> Iterator[None]:
 
 @dg.asset(
     key=DISCHARGE_FORECAST,
+    metadata=described_columns(DISCHARGE_FORECAST.to_user_string(), FORECAST_SCHEMA, FORECAST_DESCRIPTIONS),
     deps=[
         dg.AssetDep(CATCHMENT_FORECAST_FORCINGS),
         dg.AssetDep(HYDRO_POLISHED),
@@ -169,6 +175,7 @@ def refused_forecast() -> Iterator[None]:
     ],
     partitions_def=FORECAST_RUNS,
     automation_condition=when_dep_passed(CATCHMENT_FORECAST_FORCINGS),
+    freshness_policy=FORECAST_FRESHNESS,
     io_manager_key=PARQUET_IO_MANAGER,
     retry_policy=TRANSIENT_STEP_RETRY,
     op_tags=K8sOpTags.medium(),
@@ -309,6 +316,9 @@ def forecast_table(
 
 @dg.asset(
     key=FORECAST_VERIFICATION,
+    metadata=described_columns(
+        FORECAST_VERIFICATION.to_user_string(), VERIFICATION_SCHEMA, VERIFICATION_DESCRIPTIONS
+    ),
     deps=[
         dg.AssetDep(DISCHARGE_FORECAST, partition_mapping=EVERY_PARTITION),
         dg.AssetDep(HYDRO_POLISHED),

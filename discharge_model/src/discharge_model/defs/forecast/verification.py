@@ -28,6 +28,27 @@ SCHEMA = pl.Schema(
     }
 )
 
+_SCORED = {
+    "": "the forecast issued to users (corrected_m3s)",
+    "model_": "the uncorrected model",
+    "persistence_": "the last observation carried forward",
+}
+DESCRIPTIONS = {
+    "lead_day": "Forecast day: 1 = the run's own UTC day",
+    "forecasts": "Scored forecast days (those with a valid observation)",
+    "first_date": "First scored day",
+    "last_date": "Last scored day",
+    **{
+        f"{prefix}nse": f"Nash-Sutcliffe efficiency of {what} (dimensionless; NaN when undefined)"
+        for prefix, what in _SCORED.items()
+    },
+    **{
+        f"{prefix}bias_pct": f"Volume bias of {what}, 100 x (sum forecast - sum observed) / sum observed (%)"
+        for prefix, what in _SCORED.items()
+    },
+}
+"""Descriptions, with units, of :data:`SCHEMA`'s columns."""
+
 
 def verification_table(forecasts: pl.DataFrame, observed: pl.DataFrame) -> pl.DataFrame:
     """One row per gauge and lead day (:data:`SCHEMA`) from the gauges' forecast rows and observations."""

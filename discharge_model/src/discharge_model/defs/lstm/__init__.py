@@ -21,6 +21,6 @@ How a model comes to be, and to be used:
 All of this runs by itself: training data, model and evaluation carry
 :data:`discharge_model.automation.WHEN_UPSTREAM_PASSED`, so a change of the landing zone's features or
 polished discharge whose blocking checks passed retrains and re-evaluates the model (and a failed
-upstream check holds it back), once Dagster's ``default_automation_condition_sensor`` of the
-discharge-model location is turned on.
+upstream check holds it back), through the location's automation sensor (``discharge_model_automation``,
+running by default in production).
 """

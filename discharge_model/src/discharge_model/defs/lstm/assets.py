@@ -26,6 +26,7 @@ from pydantic import Field
 
 from discharge_model.automation import WHEN_UPSTREAM_PASSED
 from discharge_model.defs.lstm.checks import EVALUATION_CHECK_SPECS, EVALUATION_CHECKS
+from discharge_model.defs.lstm.columns import EVALUATION_DESCRIPTIONS, EVALUATION_SCHEMA
 from discharge_model.defs.lstm.hydrographs import hydrograph_png, markdown_image
 from discharge_model.defs.lstm.nh_config import (
     DEFAULT_SETTINGS,
@@ -54,6 +55,7 @@ from shared.assets.discharge_model import (
     TRAINING_DATASET_NAME,
 )
 from shared.assets.landing_zone import REGIONS
+from shared.columns import described_columns
 from shared.k8s import K8sOpTags
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import PARQUET_IO_MANAGER
@@ -241,6 +243,7 @@ def lstm_model(
 
 @dg.asset(
     key=MODEL_EVALUATION,
+    metadata=described_columns(MODEL_EVALUATION.to_user_string(), EVALUATION_SCHEMA, EVALUATION_DESCRIPTIONS),
     deps=[LSTM_MODEL, TRAINING_DATA],
     partitions_def=REGIONS,
     check_specs=EVALUATION_CHECK_SPECS,

@@ -10,8 +10,10 @@ import polars as pl
 from dagster import AssetExecutionContext, AssetIn, AssetSpec, Config, asset
 from pydantic import Field
 
+from discharge_model.defs.model_inputs.columns import CELL_DESCRIPTIONS, CELL_SCHEMA
 from shared.assets.discharge_model import MODEL_CELL_ATTRIBUTES, MODEL_GRID_ELEVATION
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
+from shared.columns import described_columns
 from shared.k8s import K8sOpTags
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster, scratch_dir
@@ -51,6 +53,7 @@ def model_grid_elevation(
 
 @asset(
     key=MODEL_CELL_ATTRIBUTES,
+    metadata=described_columns(MODEL_CELL_ATTRIBUTES.to_user_string(), CELL_SCHEMA, CELL_DESCRIPTIONS),
     ins={"grid": AssetIn(key=MODEL_GRID_ELEVATION)},
     partitions_def=REGIONS,
     op_tags=K8sOpTags.small(),

@@ -45,9 +45,20 @@ from discharge_model.defs.training_data.checks import (
     TRAINING_CHECKS,
     described,
 )
-from discharge_model.defs.training_data.columns import FORCING_INPUTS, STATIC_ATTRIBUTES
+from discharge_model.defs.training_data.columns import (
+    FORCING_INPUTS,
+    STATIC_ATTRIBUTES,
+    SUMMARY_DESCRIPTIONS,
+    SUMMARY_SCHEMA,
+)
 from discharge_model.defs.training_data.dataset import BASIN, Candidate, assemble, write_dataset
-from discharge_model.defs.training_data.gauge_matching import Matches, MatchSettings, match_gauges
+from discharge_model.defs.training_data.gauge_matching import (
+    MATCH_DESCRIPTIONS,
+    MATCH_SCHEMA,
+    Matches,
+    MatchSettings,
+    match_gauges,
+)
 from discharge_model.defs.training_data.inputs import (
     StoredInput,
     file_version,
@@ -77,6 +88,7 @@ from shared.assets.landing_zone import (
     REACHES,
     REGIONS,
 )
+from shared.columns import described_columns
 from shared.k8s import K8sOpTags
 from shared.partitions import BY_REGION
 from shared.publication import (
@@ -196,6 +208,7 @@ TRAINING_CHECK_SPECS = [check.spec(TRAINING_DATA) for check in TRAINING_CHECKS]
 
 @dg.asset(
     key=GAUGE_CATCHMENTS,
+    metadata=described_columns(GAUGE_CATCHMENTS.to_user_string(), MATCH_SCHEMA, MATCH_DESCRIPTIONS),
     deps=[
         dg.AssetDep(HYDRO_STATIONS),
         *(
@@ -313,6 +326,7 @@ def dataset_location(region_name: str) -> tuple[AssetLocation, str]:
 
 @dg.asset(
     key=TRAINING_DATA,
+    metadata=described_columns(TRAINING_DATA.to_user_string(), SUMMARY_SCHEMA, SUMMARY_DESCRIPTIONS),
     deps=[GAUGE_CATCHMENTS, HYDRO_POLISHED, CATCHMENT_FORCINGS, CATCHMENT_ATTRIBUTES, CLIMATIC_INDICES],
     partitions_def=REGIONS,
     check_specs=TRAINING_CHECK_SPECS,

@@ -4,6 +4,8 @@ Listed, not discovered from the tables: a column renamed upstream must fail the 
 ``expected_columns_present`` check under its expected name, not slip in under the new one.
 """
 
+import polars as pl
+
 FORCING_INPUTS = [
     "precipitation_mm",
     "air_temperature_c",
@@ -38,4 +40,25 @@ STATIC_ATTRIBUTES = [
     "low_prec_freq",
     "low_prec_dur",
 ]
+
+SUMMARY_SCHEMA = {
+    "basin": pl.String(),
+    "catchment_id": pl.String(),
+    "area_km2": pl.Float64(),
+    "match_distance_m": pl.Float64(),
+    "coverage_train": pl.Float64(),
+    "coverage_validation": pl.Float64(),
+    "coverage_test": pl.Float64(),
+}
+"""The columns of ``discharge_model/training_data``'s ``part.parquet``: one row per basin of the dataset."""
+
+SUMMARY_DESCRIPTIONS = {
+    "area_km2": "Area of the basin's progressive catchment (km2)",
+    "match_distance_m": "Distance from the gauge to its matched reach (m)",
+    **{
+        f"coverage_{period}": f"Share (0-1) of the {period} period's days with a valid discharge target"
+        for period in ("train", "validation", "test")
+    },
+}
+"""Descriptions, with units, of :data:`SUMMARY_SCHEMA`'s columns."""
 """Every numeric column of the catchment attributes and the climatic indices (registry docstrings)."""

@@ -61,6 +61,29 @@ MATCH_SCHEMA = pl.Schema(
 )
 """The ``discharge_model/gauge_catchments`` table (see its registry docstring)."""
 
+MATCH_DESCRIPTIONS = {
+    "gauge_name": "Gauge name from the station list",
+    "river": "River the gauge lies on, from the station list",
+    "x": "Gauge easting in the region's CRS (m)",
+    "y": "Gauge northing in the region's CRS (m)",
+    "catchment_id": "Matched reach's id (= the progressive catchment's reach_id); null when none lies within "
+    "the search distance",
+    "match_distance_m": "Distance from the gauge to the matched (or, unmatched, the nearest) reach's "
+    "line (m)",
+    "search_distance_m": "Largest accepted gauge-to-reach distance, derived from the cell size (m)",
+    "cell_size_m": "Analysis cell size the search distance was derived from (m)",
+    "tied_reaches": "Reaches as near as the chosen one within half a cell (the larger upstream area won)",
+    "catchment_area_km2": "Area of the matched progressive catchment (km2)",
+    "area_at_gauge_km2": "Catchment area at the gauge: the provider's, else upstream of the gauge along the "
+    "reach (km2)",
+    "area_ratio": "catchment_area_km2 / area_at_gauge_km2 (dimensionless)",
+    "area_ratio_basis": "provider or along_reach: where area_at_gauge_km2 comes from",
+    "area_ratio_min": "Smallest accepted area ratio (dimensionless)",
+    "area_ratio_max": "Largest accepted area ratio (dimensionless)",
+    "conditioning": "DEM conditioning strategy of the catchments matched (burn_fill or fill)",
+}
+"""Descriptions, with units, of :data:`MATCH_SCHEMA`'s columns."""
+
 
 @dataclass(frozen=True)
 class MatchSettings:

@@ -13,6 +13,10 @@ Each reach layer is written, audited and only then published (:mod:`shared.publi
 in the asset's own step on the candidate, and only a candidate that passes every blocking check reaches
 the vector IO manager, which replaces the published GeoParquet and FlatGeobuf. A rejected candidate is
 kept as ``candidate.parquet`` beside them for diagnosis, the step fails, and nothing downstream runs on it.
+
+Everything below the published rivers follows its inputs by itself
+(:func:`shared.automation.when_deps_passed`): a new consolidated DTM rebuilds the region's analysis DEM,
+rasters and reach layers of both strategies.
 """
 
 import tempfile
@@ -22,6 +26,7 @@ from typing import Any
 
 import dagster as dg
 
+from landing_zone.defs.catchments import columns
 from landing_zone.defs.catchments.checks import (
     CATCHMENT_CHECK_SPECS,
     DINF_CHECK_SPECS,
@@ -50,6 +55,8 @@ from shared.assets.landing_zone import (
     REGIONS,
     RIVERS_ALIGNED,
 )
+from shared.automation import when_deps_passed
+from shared.columns import described_columns
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags
 from shared.partitions import BY_REGION
@@ -68,6 +75,7 @@ from shared.vectors.geoframe import GeoFrame
 
 @dg.asset(
     key=hydrography_key("rivers"),
+    metadata=described_columns("hydrography/rivers", columns.RIVERS, columns.DESCRIPTIONS),
     partitions_def=REGIONS,
     io_manager_key=VECTOR_IO_MANAGER,
     op_tags=K8sOpTags.small(),
@@ -88,11 +96,13 @@ def rivers(context: dg.AssetExecutionContext, sources: SourcesResource) -> GeoFr
 
 @dg.asset(
     key=hydrography_key("rivers_aligned"),
+    metadata=described_columns("hydrography/rivers_aligned", columns.RIVERS, columns.DESCRIPTIONS),
     ins={
         "rivers": dg.AssetIn(key=hydrography_key("rivers")),
         "analysis_dem": dg.AssetIn(key=catchment_key("analysis_dem")),
     },
     partitions_def=REGIONS,
+    automation_condition=when_deps_passed(),
     io_manager_key=VECTOR_IO_MANAGER,
     op_tags=K8sOpTags.medium(),
     kinds={"geoparquet"},
@@ -142,6 +152,7 @@ def strategy_of(context: dg.AssetExecutionContext) -> str:
     retry_policy=TRANSIENT_STEP_RETRY,
     ins={"dem": dg.AssetIn(key=DTM_CONSOLIDATED)},
     partitions_def=REGIONS,
+    automation_condition=when_deps_passed(),
     io_manager_key=RASTER_IO_MANAGER,
     op_tags=K8sOpTags.large(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "gdal"},
@@ -184,6 +195,7 @@ def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, 
     outs={
         "conditioned_dem": dg.AssetOut(
             key=catchment_key("conditioned_dem"),
+            automation_condition=when_deps_passed(),
             io_manager_key=RASTER_IO_MANAGER,
             kinds={"cog", "pyflwdir"},
             description="The analysis DEM conditioned for delineation, one COG per strategy: burn_fill "
@@ -191,6 +203,7 @@ def analysis_dem(context: dg.AssetExecutionContext, config: AnalysisGridConfig, 
         ),
         "flow_direction": dg.AssetOut(
             key=catchment_key("flow_direction"),
+            automation_condition=when_deps_passed(),
             io_manager_key=RASTER_IO_MANAGER,
             kinds={"cog", "pyflwdir"},
             description="D8 flow directions of the conditioned DEM, from the same priority flood (pyflwdir "
@@ -245,6 +258,7 @@ def condition_dem_and_route_flow(
     retry_policy=TRANSIENT_STEP_RETRY,
     ins={"directions": dg.AssetIn(key=catchment_key("flow_direction"))},
     partitions_def=CATCHMENT_PARTITIONS,
+    automation_condition=when_deps_passed(),
     io_manager_key=RASTER_IO_MANAGER,
     op_tags=K8sOpTags.medium(),
     kinds={"cog", "pyflwdir"},
@@ -268,6 +282,7 @@ def flow_accumulation_d8(context: dg.AssetExecutionContext, directions: StoredRa
         "directions": dg.AssetIn(key=catchment_key("flow_direction")),
     },
     partitions_def=CATCHMENT_PARTITIONS,
+    automation_condition=when_deps_passed(),
     check_specs=DINF_CHECK_SPECS,
     io_manager_key=RASTER_IO_MANAGER,
     op_tags=K8sOpTags.medium(),
@@ -304,9 +319,11 @@ def flow_accumulation_dinf(
         "directions": dg.AssetIn(key=catchment_key("flow_direction")),
     },
     partitions_def=CATCHMENT_PARTITIONS,
+    automation_condition=when_deps_passed(),
     check_specs=REACH_CHECK_SPECS,
     io_manager_key=VECTOR_IO_MANAGER,
-    metadata={FLATGEOBUF: True},
+    metadata={FLATGEOBUF: True}
+    | described_columns(REACHES.to_user_string(), columns.REACHES, columns.DESCRIPTIONS),
     op_tags=K8sOpTags.small(),
     kinds={"geoparquet", "flatgeobuf"},
     description="The aligned rivers cut into ~100 m reaches (at least three analysis cells): reach id, "
@@ -345,9 +362,11 @@ def reaches(
         "directions": dg.AssetIn(key=catchment_key("flow_direction")),
     },
     partitions_def=CATCHMENT_PARTITIONS,
+    automation_condition=when_deps_passed(),
     check_specs=CATCHMENT_CHECK_SPECS,
     io_manager_key=VECTOR_IO_MANAGER,
-    metadata={FLATGEOBUF: True},
+    metadata={FLATGEOBUF: True}
+    | described_columns(REACH_CATCHMENTS.to_user_string(), columns.REACH_CATCHMENTS, columns.DESCRIPTIONS),
     op_tags=K8sOpTags.medium(),
     kinds={"geoparquet", "flatgeobuf"},
     description="One catchment polygon per reach, delineated once for all pour points, so they never "
@@ -372,9 +391,13 @@ def reach_catchments(
     key=PROGRESSIVE_CATCHMENTS,
     ins={"catchments": dg.AssetIn(key=REACH_CATCHMENTS)},
     partitions_def=CATCHMENT_PARTITIONS,
+    automation_condition=when_deps_passed(),
     check_specs=PROGRESSIVE_CHECK_SPECS,
     io_manager_key=VECTOR_IO_MANAGER,
-    metadata={FLATGEOBUF: True},
+    metadata={FLATGEOBUF: True}
+    | described_columns(
+        PROGRESSIVE_CATCHMENTS.to_user_string(), columns.PROGRESSIVE_CATCHMENTS, columns.DESCRIPTIONS
+    ),
     op_tags=K8sOpTags.medium(),
     kinds={"geoparquet", "flatgeobuf"},
     description="Each reach's whole upstream catchment: its own reach catchment united with the "

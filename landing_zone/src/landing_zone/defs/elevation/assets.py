@@ -4,7 +4,9 @@ Per-tile work goes through the worker pool, so a bad tile is skipped with its re
 published version) and the rest of its sheet still succeeds. ``converted_tiles`` and ``consolidated``
 are written, audited and only then published (:mod:`shared.publication`): their blocking checks run in
 the asset's own step on the candidate, so a failing candidate never replaces the published version.
-GDAL and rasterio are imported inside the asset bodies only.
+GDAL and rasterio are imported inside the asset bodies only. The sensor runs the sheets;
+``consolidated`` follows them by itself (:func:`shared.automation.when_deps_passed`), once every sheet of
+the region is converted with its blocking checks passed.
 """
 
 from collections.abc import Iterator
@@ -14,8 +16,12 @@ import dagster as dg
 import polars as pl
 
 from landing_zone.defs.elevation import checks
+from landing_zone.defs.elevation.index_source import INDEX_SCHEMA
+from landing_zone.defs.elevation.tile_work import CONVERTED_SCHEMA, RAW_COLUMNS, TILE_DESCRIPTIONS
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
+from shared.automation import when_deps_passed
+from shared.columns import described_columns
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
 from shared.publication import (
@@ -41,6 +47,7 @@ def wfs_index_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         key=pipeline.key("wfs_index"),
         op_tags=K8sOpTags.small(),
         kinds={"parquet", "polars"},
+        metadata=described_columns(pipeline.key("wfs_index").to_user_string(), INDEX_SCHEMA),
         description=f"The current {pipeline.product.upper()} tile index from the provider's WFS.",
     )
     def wfs_index(context: dg.AssetExecutionContext, sources: SourcesResource) -> dg.Output[pl.DataFrame]:
@@ -70,6 +77,9 @@ def raw_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         partitions_def=pipeline.sheet_partitions,
         op_tags=K8sOpTags.small(),
         kinds={"parquet"},
+        metadata=described_columns(
+            pipeline.key("raw_tiles").to_user_string(), {**INDEX_SCHEMA, **RAW_COLUMNS}, TILE_DESCRIPTIONS
+        ),
         description="Every tile of the sheet downloaded unchanged into the append-only raw layer "
         "(one object per content version), listed in a table with skipped tiles and their reasons.",
     )
@@ -134,6 +144,9 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         check_specs=specs,
         op_tags=K8sOpTags.medium(divider=2, env=gdal_cache_step_env(pipeline.gdal_cachemax_mb)),
         kinds={"cog", "parquet"},
+        metadata=described_columns(
+            pipeline.key("converted_tiles").to_user_string(), CONVERTED_SCHEMA, TILE_DESCRIPTIONS
+        ),
         description="Each raw tile as a COG on the configured grid; the table holds per-tile statistics, "
         "the skipped tiles with their reasons and the tiles that kept their last published version. "
         "Published only when its blocking checks pass.",
@@ -221,6 +234,7 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         },
         partitions_def=REGIONS,
         check_specs=specs,
+        automation_condition=when_deps_passed(),
         io_manager_key=RASTER_IO_MANAGER,
         op_tags=K8sOpTags.large(divider=2, env=gdal_cache_step_env(pipeline.gdal_cachemax_mb)),
         kinds={"cog", "gdal"},

@@ -20,6 +20,7 @@ import dagster as dg
 
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import REGIONS
+from shared.instigators import sensor_status
 from shared.partitions import partition_requests
 from shared.resources.storage import StorageResource
 from shared.storage.layout import PARQUET, AssetLocation
@@ -36,6 +37,7 @@ def index_sensor(pipeline: "ElevationPipeline") -> dg.SensorDefinition:
         name=f"elevation_{pipeline.product}_index_sensor",
         minimum_interval_seconds=600,
         asset_selection=[index_key, *sheet_assets],
+        default_status=sensor_status(),
         description=f"Registers and retires {pipeline.product.upper()} sheets; runs new or changed ones.",
     )
     def elevation_index_sensor(

@@ -192,6 +192,23 @@ CONVERTED_SCHEMA = {
     "is_cog": pl.Boolean,
 }
 
+TILE_DESCRIPTIONS = {
+    "raw_key": "Storage key of the tile's unchanged raw file",
+    "prj_key": "Storage key of the raw file's .prj side file; null when the provider sends none",
+    "cell_size": "Cell size of the converted COG (m)",
+    "width": "Width of the converted COG in cells",
+    "height": "Height of the converted COG in cells",
+    "nodata_fraction": "Share (0-1) of the tile's cells without a value after filling",
+    "filled_cells": "Cells without a value in the raw tile that were filled from their neighbours",
+    "min_m": "Lowest elevation of the tile (m above sea level)",
+    "max_m": "Highest elevation of the tile (m above sea level)",
+    "mean_m": "Mean elevation of the tile (m above sea level)",
+    "raw_sha256": "SHA-256 of the raw file the COG was converted from (hex)",
+    "is_cog": "Whether the stored file validates as a Cloud Optimized GeoTIFF",
+}
+"""Descriptions, with units, of the raw and converted tile tables' own columns (the index's columns, ids,
+bounds and object sizes are described in :data:`shared.columns.COMMON`)."""
+
 USABLE = ("downloaded", "converted", "kept")
 """Statuses of rows whose object the next stage may use: fresh, or the last published version kept."""
 

@@ -11,6 +11,10 @@ stores as ``part.parquet`` beside them. The manifest is audited by the blocking 
 when they pass; a rejected month keeps its manifest as ``candidate.parquet`` and the published COGs
 stay as they were.
 
+The grids, forcings, attributes and climatic indices follow their inputs by themselves
+(:func:`shared.automation.when_deps_passed`): a new polished series regrids every registered month of every
+region, and a region's forcings wait until every month of the region passed its blocking checks.
+
 The computation is in :mod:`.gridding` (the method) and :mod:`.daily_cogs` (the layout); both import
 rasterio and pyproj inside their functions, so loading the code location does not load GDAL.
 """
@@ -37,9 +41,24 @@ from landing_zone.defs.features.checks import (
     climatic_index_sql_checks,
     daily_grid_sql_checks,
 )
-from landing_zone.defs.features.climatic_indices import FORCING_COLUMNS, climatic_indices, reference_period
-from landing_zone.defs.features.daily_cogs import manifest_rows, read_analysis_grid, write_daily_cog
+from landing_zone.defs.features.climatic_indices import (
+    FORCING_COLUMNS,
+    INDEX_DESCRIPTIONS,
+    INDEX_SCHEMA,
+    climatic_indices,
+    reference_period,
+)
+from landing_zone.defs.features.daily_cogs import (
+    MANIFEST_DESCRIPTIONS,
+    MANIFEST_SCHEMA,
+    manifest_rows,
+    read_analysis_grid,
+    write_daily_cog,
+)
 from landing_zone.defs.features.forcings import (
+    FORCING_DESCRIPTIONS,
+    FORCING_SCHEMA,
+    FORECAST_FORCING_SCHEMA,
     Catchments,
     MonthGrids,
     WeightsCache,
@@ -64,9 +83,15 @@ from landing_zone.defs.features.gridding import (
     stations_from_list,
 )
 from landing_zone.defs.features.keys import CATCHMENT_VEGETATION, METEO_DAILY_GRIDS
-from landing_zone.defs.features.static_attributes import attribute_table
+from landing_zone.defs.features.static_attributes import (
+    ATTRIBUTE_DESCRIPTIONS,
+    ATTRIBUTE_SCHEMA,
+    attribute_table,
+)
 from landing_zone.defs.features.vegetation import (
     MIN_VALID_FRACTION,
+    VEGETATION_DESCRIPTIONS,
+    VEGETATION_SCHEMA,
     CompositeError,
     MonthComposite,
     month_statistics,
@@ -94,7 +119,9 @@ from shared.assets.landing_zone import (
     REACHES,
     REGIONS,
 )
-from shared.automation import when_dep_passed
+from shared.automation import when_dep_passed, when_deps_passed
+from shared.columns import described_columns
+from shared.freshness import FORECAST_FRESHNESS
 from shared.k8s.op_tags import K8sOpTags
 from shared.partitions import BY_REGION
 from shared.publication import (
@@ -146,6 +173,7 @@ class DailyGridsConfig(dg.Config):
 
 @dg.asset(
     key=METEO_DAILY_GRIDS,
+    metadata=described_columns(METEO_DAILY_GRIDS.to_user_string(), MANIFEST_SCHEMA, MANIFEST_DESCRIPTIONS),
     ins={
         "polished": dg.AssetIn(key=METEO_POLISHED),
         "station_list": dg.AssetIn(key=STATION_LIST),
@@ -154,6 +182,7 @@ class DailyGridsConfig(dg.Config):
     partitions_def=DAILY_GRID_PARTITIONS,
     check_specs=CHECK_SPECS,
     retry_policy=TRANSIENT_STEP_RETRY,
+    automation_condition=when_deps_passed(),
     op_tags=K8sOpTags.medium(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "parquet", "numpy"},
     description="Daily grids of every polished meteo variable (precipitation_mm, air_temperature_c, "
@@ -354,6 +383,7 @@ class CatchmentStrategyConfig(dg.Config):
 
 @dg.asset(
     key=CATCHMENT_FORCINGS,
+    metadata=described_columns(CATCHMENT_FORCINGS.to_user_string(), FORCING_SCHEMA, FORCING_DESCRIPTIONS),
     deps=[
         dg.AssetDep(METEO_DAILY_GRIDS, partition_mapping=BY_REGION),
         dg.AssetDep(REACH_CATCHMENTS, partition_mapping=BY_REGION),
@@ -363,6 +393,7 @@ class CatchmentStrategyConfig(dg.Config):
     check_specs=FORCINGS_CHECK_SPECS,
     io_manager_key=PARQUET_IO_MANAGER,
     retry_policy=TRANSIENT_STEP_RETRY,
+    automation_condition=when_deps_passed(),
     op_tags=K8sOpTags.medium(env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"parquet", "numpy"},
     description="Daily catchment means of every gridded variable (meteo/daily_grids, all published months "
@@ -475,6 +506,9 @@ INDEX_CHECK_SPECS = [check.spec(CLIMATIC_INDICES) for check in INDEX_CHECKS]
 
 @dg.asset(
     key=CATCHMENT_ATTRIBUTES,
+    metadata=described_columns(
+        CATCHMENT_ATTRIBUTES.to_user_string(), ATTRIBUTE_SCHEMA, ATTRIBUTE_DESCRIPTIONS
+    ),
     ins={"dtm": dg.AssetIn(key=DTM_CONSOLIDATED), "dsm": dg.AssetIn(key=DSM_CONSOLIDATED)},
     deps=[
         dg.AssetDep(PROGRESSIVE_CATCHMENTS, partition_mapping=BY_REGION),
@@ -484,6 +518,7 @@ INDEX_CHECK_SPECS = [check.spec(CLIMATIC_INDICES) for check in INDEX_CHECKS]
     check_specs=ATTRIBUTE_CHECK_SPECS,
     io_manager_key=PARQUET_IO_MANAGER,
     retry_policy=TRANSIENT_STEP_RETRY,
+    automation_condition=when_deps_passed(),
     op_tags=K8sOpTags.medium(env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"parquet", "gdal"},
     description="Static attributes of each progressive catchment of one conditioning strategy (config, "
@@ -546,10 +581,12 @@ class ClimaticIndicesConfig(dg.Config):
 
 @dg.asset(
     key=CLIMATIC_INDICES,
+    metadata=described_columns(CLIMATIC_INDICES.to_user_string(), INDEX_SCHEMA, INDEX_DESCRIPTIONS),
     ins={"forcings": dg.AssetIn(key=CATCHMENT_FORCINGS)},
     partitions_def=REGIONS,
     check_specs=INDEX_CHECK_SPECS,
     io_manager_key=PARQUET_IO_MANAGER,
+    automation_condition=when_deps_passed(),
     op_tags=K8sOpTags.small(),
     kinds={"parquet", "polars"},
     description="CAMELS climatic indices (Addor et al. 2017) of each progressive catchment over the "
@@ -626,6 +663,9 @@ class ForecastForcingsConfig(dg.Config):
 
 @dg.asset(
     key=CATCHMENT_FORECAST_FORCINGS,
+    metadata=described_columns(
+        CATCHMENT_FORECAST_FORCINGS.to_user_string(), FORECAST_FORCING_SCHEMA, FORCING_DESCRIPTIONS
+    ),
     deps=[
         FORECAST_GRIB_FIELDS,
         dg.AssetDep(REACH_CATCHMENTS, partition_mapping=dg.AllPartitionMapping()),
@@ -636,6 +676,7 @@ class ForecastForcingsConfig(dg.Config):
     io_manager_key=PARQUET_IO_MANAGER,
     retry_policy=TRANSIENT_STEP_RETRY,
     automation_condition=when_dep_passed(FORECAST_GRIB_FIELDS),
+    freshness_policy=FORECAST_FRESHNESS,
     op_tags=K8sOpTags.medium(divider=2),
     kinds={"parquet", "numpy"},
     description="Daily catchment forecast forcings of one weather-model run (forecast/grib/fields, read "
@@ -732,6 +773,9 @@ VEGETATION_CHECK_SPECS = [check.spec(CATCHMENT_VEGETATION) for check in VEGETATI
 
 @dg.asset(
     key=CATCHMENT_VEGETATION,
+    metadata=described_columns(
+        CATCHMENT_VEGETATION.to_user_string(), VEGETATION_SCHEMA, VEGETATION_DESCRIPTIONS
+    ),
     deps=[
         dg.AssetDep(SATELLITE_NDVI, partition_mapping=BY_REGION),
         dg.AssetDep(PROGRESSIVE_CATCHMENTS, partition_mapping=BY_REGION),

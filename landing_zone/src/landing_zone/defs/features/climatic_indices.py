@@ -61,6 +61,20 @@ INDEX_SCHEMA = {
     "low_prec_dur": pl.Float64,
 }
 """The ``climatic_indices/catchment`` table (:data:`shared.assets.landing_zone.CLIMATIC_INDICES`)."""
+INDEX_DESCRIPTIONS = {
+    "p_mean": "Mean daily precipitation over the reference period (mm/day)",
+    "pet_mean": "Mean daily potential evapotranspiration, Oudin (mm/day)",
+    "t_mean": "Mean daily air temperature (°C)",
+    "aridity": "pet_mean / p_mean (dimensionless)",
+    "p_seasonality": "Seasonality of precipitation after Woods 2009 (dimensionless; > 0: summer peak, "
+    "< 0: winter)",
+    "frac_snow": "Share (0-1) of precipitation falling on days below 0 °C",
+    "high_prec_freq": "Frequency of days with at least 5 times the mean daily precipitation (days/year)",
+    "high_prec_dur": "Mean length of runs of consecutive high-precipitation days (days)",
+    "low_prec_freq": "Frequency of dry days, below 1 mm (days/year)",
+    "low_prec_dur": "Mean length of dry spells (days)",
+}
+"""Descriptions, with units, of :data:`INDEX_SCHEMA`'s columns (CAMELS definitions)."""
 
 
 def reference_period(

@@ -147,6 +147,22 @@ MANIFEST_SCHEMA = pl.Schema(
 for variables not reduced with one; statistics null for an all-nodata band; ``missing_stations``: the
 listed stations without a valid value that day)."""
 
+MANIFEST_DESCRIPTIONS = {
+    "date": "Day the band holds (UTC calendar day)",
+    "band": "Band of the month's COG holding the day (1-based)",
+    "valid_stations": "Stations with a valid polished value that day",
+    "too_few_stations": "Whether fewer stations than the variable's minimum had a value (band all nodata)",
+    "missing_stations": "Listed stations without a valid value that day",
+    "lapse_rate_c_per_km": "Temperature lapse rate used to reduce to the terrain (°C/km); null when not "
+    "reduced with one",
+    "valid_cells": "Cells of the band with a value",
+    "minimum": "Lowest cell value of the band, in the variable's unit (its name's suffix)",
+    "maximum": "Highest cell value of the band, in the variable's unit",
+    "mean": "Mean cell value of the band, in the variable's unit",
+    "cog_key": "Storage key of the month's COG of the variable",
+}
+"""Descriptions, with units, of :data:`MANIFEST_SCHEMA`'s columns."""
+
 
 def manifest_rows(days: StationDays, statistics: DayStatistics, cog_key: str) -> pl.DataFrame:
     """The manifest rows of one variable's COG."""

@@ -33,6 +33,66 @@ PET = "pet_mm"
 KEY_COLUMNS = ("catchment_id", "catchment_kind", "date", "area_km2", "outlet_id")
 """The columns before the values: the primary key, then what the mass-balance check groups and weighs by."""
 
+VARIABLE_DESCRIPTIONS = {
+    "precipitation_mm": "Daily precipitation total, catchment mean (mm)",
+    "air_temperature_c": "Daily mean air temperature, catchment mean (°C)",
+    "air_temperature_max_c": "Daily maximum air temperature, catchment mean of the cells' maxima (°C)",
+    "air_temperature_min_c": "Daily minimum air temperature, catchment mean of the cells' minima (°C)",
+    "relative_humidity_pct": "Daily mean relative humidity, catchment mean (%)",
+    "air_pressure_hpa": "Daily mean air pressure, catchment mean (hPa)",
+}
+"""The gridded variables as catchment means, with their units (the forecast forcings hold the first four)."""
+
+FORCING_DESCRIPTIONS = {
+    "catchment_kind": "reach (the reach's own catchment) or progressive (all upstream of its pour point)",
+    "outlet_id": "Reach id at the mouth of the catchment's basin (what the mass balance groups by)",
+    PET: "Daily potential evapotranspiration after Oudin, from the catchment-mean temperature (mm)",
+    "lead_day": "Forecast day: 1 = the run's own UTC day, then one per day",
+    "earlier_run_hours": "Hours of the day before the run's start, taken from earlier stored runs (h)",
+    "scaled_hours": "Hours no stored run covered, filled by scaling the day's covered hours (h)",
+    **VARIABLE_DESCRIPTIONS,
+    **{
+        f"{name}_valid_fraction": f"Share (0-1) of the catchment's cells with a valid {name} that day"
+        for name in VARIABLE_DESCRIPTIONS
+    },
+}
+"""Descriptions, with units, of the observed and forecast forcing tables' columns."""
+
+
+def forcing_schema(key_columns: dict[str, pl.DataType], variables: list[str]) -> dict[str, pl.DataType]:
+    """A forcing table's columns as stored: the keys, the variables (sorted) and PET, then their valid
+    fractions."""
+    variables = sorted(variables)
+    values = {name: pl.Float64() for name in [*variables, PET]}
+    return key_columns | values | {f"{name}_valid_fraction": pl.Float64() for name in variables}
+
+
+FORCING_SCHEMA = forcing_schema(
+    {
+        "catchment_id": pl.String(),
+        "catchment_kind": pl.String(),
+        "date": pl.Date(),
+        "area_km2": pl.Float64(),
+        "outlet_id": pl.String(),
+    },
+    list(VARIABLE_DESCRIPTIONS),
+)
+"""The columns of ``features/catchment_forcings`` with every gridded variable."""
+
+FORECAST_FORCING_SCHEMA = forcing_schema(
+    {
+        "catchment_id": pl.String(),
+        "catchment_kind": pl.String(),
+        "date": pl.Date(),
+        "lead_day": pl.Int32(),
+        "run_time": pl.Datetime("us", "UTC"),
+        "area_km2": pl.Float64(),
+        "outlet_id": pl.String(),
+    },
+    list(VARIABLE_DESCRIPTIONS)[:4],
+) | {"earlier_run_hours": pl.Float64(), "scaled_hours": pl.Float64()}
+"""The columns of ``features/catchment_forecast_forcings``."""
+
 
 @dataclass(frozen=True)
 class Catchments:

@@ -10,6 +10,7 @@ import polars as pl
 
 from landing_zone.defs.features.assets import METEO_MONTHS
 from shared.assets.landing_zone import METEO_POLISHED
+from shared.instigators import sensor_status
 from shared.partitions import partition_requests
 from shared.resources.storage import StorageResource
 from shared.storage import Storage
@@ -29,6 +30,7 @@ def polished_months(store: Storage) -> list[str]:
 @dg.sensor(
     name="meteo_months_sensor",
     minimum_interval_seconds=3600,
+    default_status=sensor_status(),
     description="Registers a meteo_months partition for every month of the polished meteo series.",
 )
 def meteo_months_sensor(context: dg.SensorEvaluationContext, storage: StorageResource) -> dg.SensorResult:

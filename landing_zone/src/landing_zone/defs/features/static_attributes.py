@@ -53,6 +53,19 @@ ATTRIBUTE_SCHEMA = {
     "compactness": pl.Float64,
 }
 """The ``features/catchment_attributes`` table."""
+ATTRIBUTE_DESCRIPTIONS = {
+    "area_km2": "Progressive catchment's area (km2)",
+    "elevation_mean_m": "Mean terrain elevation over the catchment (m above sea level, DTM)",
+    "elevation_std_m": "Standard deviation of the terrain elevation over the catchment (m)",
+    "slope_mean_deg": "Mean terrain slope over the catchment, Horn's method (degrees)",
+    "canopy_height_mean_m": "Mean canopy height, DSM minus DTM, over the catchment (m)",
+    "drainage_density_km_per_km2": "Length of the reaches at and above the outlet per catchment "
+    "area (km/km2)",
+    "strahler_order": "Strahler order of the catchment's outlet reach",
+    "compactness": "Gravelius coefficient, perimeter / circumference of the circle of equal area "
+    "(>= 1; 1 for a circle)",
+}
+"""Descriptions, with units, of :data:`ATTRIBUTE_SCHEMA`'s columns."""
 
 BLOCK_ROWS = 512
 """Rows of the DTM per block when deriving slope and canopy height (one GTiff tile row)."""

@@ -41,6 +41,15 @@ VEGETATION_SCHEMA = {
     "ndvi_months_observed": pl.Int32,
 }
 """The ``features/catchment_vegetation`` table."""
+VEGETATION_DESCRIPTIONS = {
+    "month": "Month of the composite (its first day)",
+    "ndvi_mean": "Mean NDVI over the catchment's observed cells (-1..1); null below the valid-fraction floor",
+    "ndvi_valid_fraction": "Share (0-1) of the catchment's area with a cloud-free NDVI that month",
+    "ndvi_seasonal_amplitude": "Largest minus smallest calendar-month mean NDVI of the catchment "
+    "(NDVI units); null with fewer than two calendar months",
+    "ndvi_months_observed": "Months with a mean that the seasonal amplitude was computed from",
+}
+"""Descriptions, with units, of :data:`VEGETATION_SCHEMA`'s columns."""
 
 MIN_VALID_FRACTION = 0.5
 """Below this share of its area observed, a catchment's month has no mean. Clouds come in fields

@@ -29,7 +29,13 @@ from pydantic import Field
 from landing_zone.defs.catchments.rasters import resample_dem
 from landing_zone.defs.features.daily_cogs import read_analysis_grid
 from landing_zone.defs.features.gridding import AnalysisGrid
-from landing_zone.defs.forecasts.fields_manifest import fields_manifest, manifest_key, write_manifest
+from landing_zone.defs.forecasts.fields_manifest import (
+    MANIFEST_DESCRIPTIONS,
+    MANIFEST_SCHEMA,
+    fields_manifest,
+    manifest_key,
+    write_manifest,
+)
 from landing_zone.defs.forecasts.grib_fields import (
     EXPECTED_HORIZON_H,
     EXPECTED_STEP_H,
@@ -52,6 +58,8 @@ from landing_zone.defs.forecasts.keys import FORECAST_GRIB_FIELDS, FORECAST_GRIB
 from landing_zone.defs.forecasts.raw_runs import GRIB_EXTENSION, run_of
 from shared.assets.landing_zone import DTM_CONSOLIDATED, FORECAST_RUNS, REGIONS
 from shared.automation import when_dep_passed
+from shared.columns import described_columns
+from shared.freshness import FORECAST_FRESHNESS
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import failed_blocking, reject
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
@@ -116,6 +124,7 @@ class ForecastFieldsConfig(dg.Config):
 
 @dg.asset(
     key=FORECAST_GRIB_FIELDS,
+    metadata=described_columns(FORECAST_GRIB_FIELDS.to_user_string(), MANIFEST_SCHEMA, MANIFEST_DESCRIPTIONS),
     partitions_def=FORECAST_RUNS,
     deps=[
         FORECAST_GRIB_RAW,
@@ -123,6 +132,7 @@ class ForecastFieldsConfig(dg.Config):
     ],
     check_specs=CHECK_SPECS,
     automation_condition=when_dep_passed(FORECAST_GRIB_RAW),
+    freshness_policy=FORECAST_FRESHNESS,
     retry_policy=TRANSIENT_STEP_RETRY,
     op_tags=K8sOpTags.medium(divider=2, env=gdal_cache_step_env(DEFAULT_GDAL_CACHE_MB)),
     kinds={"cog", "grib2"},

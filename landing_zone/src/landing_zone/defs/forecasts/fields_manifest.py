@@ -40,6 +40,16 @@ MANIFEST_SCHEMA = pl.Schema(
 """One row per variable and band (1-based). ``interval_start``: where the band's amount starts
 accumulating (precipitation; null for the instantaneous temperature)."""
 
+MANIFEST_DESCRIPTIONS = {
+    "variable": "Forecast variable of the COG (unit in its name's suffix)",
+    "cog_key": "Storage key of the variable's COG of the run",
+    "band": "Band of the COG holding the lead time (1-based)",
+    "lead_h": "Hours from the run's reference time to valid_time (h)",
+    "valid_time": "Time the band's value is valid at (UTC); for an amount, the end of its interval",
+    "interval_start": "Where the band's amount starts accumulating (UTC); null for instantaneous values",
+}
+"""Descriptions, with units, of :data:`MANIFEST_SCHEMA`'s columns."""
+
 
 class FieldsManifestError(ValueError):
     """A stored manifest that does not describe a run's fields; the message names the object."""

@@ -30,7 +30,14 @@ from pathlib import Path
 
 from landing_zone.sources import RemoteFile, SourceNotFound, list_remote, redact_url
 from landing_zone.sources.urls import local_path, scheme_of
-from shared.forecast_runs import FIRST_FORECAST_RUN, FORECAST_RUN_FORMAT, run_start
+from shared.forecast_runs import (
+    DEFAULT_PUBLICATION_DELAY,
+    FIRST_FORECAST_RUN,
+    FORECAST_RUN_FORMAT,
+    PUBLICATION_DELAY_VARIABLE,
+    publication_delay,
+    run_start,
+)
 from shared.storage import Storage
 from shared.storage.layout import DEFAULT_OBJECT_NAME, SINGLE_DIMENSION, AssetLocation
 
@@ -40,7 +47,7 @@ RUN_INTERVAL = dt.timedelta(hours=6)
 GRIB_EXTENSION = "grib2"
 """Extension of the stored object: ``forecast/grib/raw/partition={run}/part.grib2``."""
 
-DELAY_VARIABLE = "FORECAST_PUBLICATION_DELAY_MINUTES"
+DELAY_VARIABLE = PUBLICATION_DELAY_VARIABLE
 LOOKBACK_VARIABLE = "FORECAST_LATE_LOOKBACK_HOURS"
 RETENTION_VARIABLE = "FORECAST_RETENTION_DAYS"
 
@@ -107,7 +114,7 @@ def runs_between(first: dt.datetime, last: dt.datetime) -> list[dt.datetime]:
 class ForecastTiming:
     """When runs are due, how far back late ones are looked for, and how long runs are kept."""
 
-    publication_delay: dt.timedelta = dt.timedelta(minutes=270)
+    publication_delay: dt.timedelta = DEFAULT_PUBLICATION_DELAY
     late_lookback: dt.timedelta = dt.timedelta(hours=48)
     retention: dt.timedelta = dt.timedelta(days=14)
 
@@ -133,9 +140,7 @@ class ForecastTiming:
         """The timing from the ``FORECAST_*`` variables, each defaulting to the field's default."""
         default = cls()
         return cls(
-            publication_delay=dt.timedelta(
-                minutes=_number(environ, DELAY_VARIABLE, default.publication_delay, 60)
-            ),
+            publication_delay=publication_delay(environ),
             late_lookback=dt.timedelta(
                 hours=_number(environ, LOOKBACK_VARIABLE, default.late_lookback, 3600)
             ),

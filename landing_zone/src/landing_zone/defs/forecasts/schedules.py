@@ -35,6 +35,7 @@ from landing_zone.defs.forecasts.raw_runs import (
     stored_runs,
 )
 from landing_zone.resources.sources import SourcesResource
+from shared.instigators import schedule_status
 from shared.k8s.op_tags import K8sOpTags
 from shared.resources.storage import StorageResource
 
@@ -53,6 +54,7 @@ forecast_runs_job = dg.define_asset_job(
     cron_schedule=TIMING.schedule_cron,
     execution_timezone="UTC",
     job=forecast_runs_job,
+    default_status=schedule_status(),
     description="Each weather-model run, at its start plus the publication delay; skipped with a reason "
     "while the run's file is not published.",
 )
@@ -128,5 +130,6 @@ forecast_retention_schedule = dg.ScheduleDefinition(
     cron_schedule="15 3 * * *",
     execution_timezone="UTC",
     job=forecast_retention_job,
+    default_status=schedule_status(),
     description="Daily: remove forecast runs older than the retention age.",
 )

@@ -27,12 +27,14 @@ from landing_zone.defs.forecasts.raw_runs import (
 )
 from landing_zone.defs.forecasts.schedules import TIMING, forecast_runs_job
 from landing_zone.resources.sources import SourcesResource
+from shared.instigators import sensor_status
 
 
 @dg.sensor(
     name="late_forecast_runs_sensor",
     job=forecast_runs_job,
     minimum_interval_seconds=600,
+    default_status=sensor_status(),
     description="Fetches weather-model runs published after their forecast_runs_schedule tick.",
 )
 def late_forecast_runs_sensor(

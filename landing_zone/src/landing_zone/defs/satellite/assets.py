@@ -25,10 +25,18 @@ from pydantic import Field
 from landing_zone.defs.satellite import checks
 from landing_zone.defs.satellite.catalogue import CatalogueError, read_catalogue
 from landing_zone.defs.satellite.keys import SATELLITE_NDVI, SATELLITE_PARTITIONS, SATELLITE_SCENES
-from landing_zone.defs.satellite.raw_scenes import SKIPPED, copy_scene, manifest, skipped_rows
+from landing_zone.defs.satellite.raw_scenes import (
+    MANIFEST_DESCRIPTIONS,
+    MANIFEST_SCHEMA,
+    SKIPPED,
+    copy_scene,
+    manifest,
+    skipped_rows,
+)
 from landing_zone.resources.sources import SourcesResource
 from shared.assets.landing_zone import DTM_CONSOLIDATED, REGIONS
 from shared.automation import when_dep_passed
+from shared.columns import described_columns
 from shared.k8s.op_tags import K8sOpTags
 from shared.partitions import BY_REGION
 from shared.publication import (
@@ -64,6 +72,7 @@ class ScenesConfig(dg.Config):
 
 @dg.asset(
     key=SATELLITE_SCENES,
+    metadata=described_columns(SATELLITE_SCENES.to_user_string(), MANIFEST_SCHEMA, MANIFEST_DESCRIPTIONS),
     partitions_def=SATELLITE_PARTITIONS,
     check_specs=SCENE_CHECK_SPECS,
     io_manager_key=PARQUET_IO_MANAGER,

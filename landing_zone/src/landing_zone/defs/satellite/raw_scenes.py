@@ -63,6 +63,23 @@ MANIFEST_SCHEMA: dict[str, Any] = {
 ``skipped`` with the ``reason`` (a skipped scene has no ``object_key``, ``bytes`` or ``sha256``). Readers
 take the objects' keys from here, never from the naming scheme."""
 
+MANIFEST_DESCRIPTIONS = {
+    "item_id": "STAC item id of the scene in the satellite catalogue",
+    "datetime": "Acquisition time of the scene (UTC, the item's datetime)",
+    "band": "File of the scene: red, nir, scl (scene classification) or item (the STAC item JSON)",
+    "status": "stored, or skipped with the reason",
+    "source_url": "Where the catalogue's asset (or item) was fetched from",
+    "object_key": "Storage key of the stored, content-addressed copy; null for a skipped scene",
+    "bytes": "Size of the stored copy in bytes; null for a skipped scene",
+    "sha256": "SHA-256 of the stored copy (hex); null for a skipped scene",
+    "crs": "CRS the catalogue declares for the band (proj:code); null for the item row",
+    "height": "Rows of the band's grid in pixels (proj:shape); null for the item row",
+    "width": "Columns of the band's grid in pixels (proj:shape); null for the item row",
+    "transform": "Affine transform of the band's grid, six coefficients (m, proj:transform); null for "
+    "the item row",
+}
+"""Descriptions, with units, of :data:`MANIFEST_SCHEMA`'s columns."""
+
 SOURCE_MISSING = "missing at the source"
 CHECKSUM_MISMATCH = "checksum mismatch"
 """Labels of the skip reasons a download can give: the source says the file does not exist, or its bytes

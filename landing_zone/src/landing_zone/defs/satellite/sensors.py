@@ -39,6 +39,7 @@ from landing_zone.defs.satellite.keys import (
     SATELLITE_SCENES,
 )
 from landing_zone.resources.sources import SourcesResource
+from shared.instigators import sensor_status
 from shared.partitions import partition_requests
 
 
@@ -46,6 +47,7 @@ from shared.partitions import partition_requests
     name="satellite_catalog_sensor",
     minimum_interval_seconds=3600,
     asset_selection=[SATELLITE_SCENES, SATELLITE_NDVI],
+    default_status=sensor_status(),
     description="Keeps satellite_months equal to the months the STAC catalogue holds; fetches and "
     "composites new or changed months of each region.",
 )

@@ -5,7 +5,9 @@ layer (:mod:`.raw_layer`), so a file whose format changed fails before anything 
 ``polished_timeseries`` polishes every raw partition into one long table, with DuckDB checks
 (:mod:`.checks`) run on the candidate in the asset's own step: write-audit-publish
 (shared/publication.py), so a version that fails a blocking check never replaces the published series
-that analysts and downstream assets read.
+that analysts and downstream assets read. The polished series follows the raw layer by itself
+(:func:`shared.automation.when_deps_passed`): once a new or revised file is stored and no registered file
+is missing or still running.
 """
 
 from collections.abc import Iterator
@@ -15,12 +17,21 @@ import dagster as dg
 import polars as pl
 
 from landing_zone.defs.stations.checks import polished_sql_checks
-from landing_zone.defs.stations.provider_formats import STATION_LIST_FORMAT, parse_provider_csv
+from landing_zone.defs.stations.polishing import OUTPUT_DESCRIPTIONS, OUTPUT_SCHEMA
+from landing_zone.defs.stations.provider_formats import (
+    FORMATS,
+    STATION_LIST_FORMAT,
+    ProviderFormat,
+    parse_provider_csv,
+)
 from landing_zone.defs.stations.provider_listing import STATION_LIST, is_source, listed_file, source_key
 from landing_zone.defs.stations.raw_layer import Ingested, ingest, read_provider_zip
-from landing_zone.defs.stations.sync_plan import plan_metadata, plan_table
+from landing_zone.defs.stations.schedules import POLISHED_FRESHNESS
+from landing_zone.defs.stations.sync_plan import PLAN_DESCRIPTIONS, PLAN_SCHEMA, plan_metadata, plan_table
 from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources import RemoteFile
+from shared.automation import when_deps_passed
+from shared.columns import described_columns
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
 from shared.publication import publish_table_if_passed
@@ -39,6 +50,7 @@ def sync_plan_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         key=network.key("sync_plan"),
         op_tags=K8sOpTags.small(),
         kinds={"parquet", "polars"},
+        metadata=described_columns(network.key("sync_plan").to_user_string(), PLAN_SCHEMA, PLAN_DESCRIPTIONS),
         description=f"The {network.network} provider's yearly files compared with the raw layer: new, "
         "changed, unchanged or gone.",
     )
@@ -57,6 +69,7 @@ def stations_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         key=network.key("stations"),
         op_tags=K8sOpTags.small(),
         kinds={"parquet", "polars"},
+        metadata=provider_columns(network.key("stations"), STATION_LIST_FORMAT),
         description=f"The {network.network} provider's station list (code, name, river, WGS84 position, "
         "elevation); the file itself is kept unchanged beside the table.",
     )
@@ -86,6 +99,7 @@ def raw_observations_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         partitions_def=partitions,
         op_tags=K8sOpTags.small(),
         kinds={"parquet", "polars"},
+        metadata=provider_columns(network.key("raw_observations"), FORMATS[network.network]),
         description=f"One {network.network} provider file, kept unchanged in the raw layer and parsed "
         "into a typed table (station, UTC time, one column per variable, source, line).",
     )
@@ -137,8 +151,11 @@ def polished_asset(network: "StationNetwork") -> dg.AssetsDefinition:
             )
         },
         check_specs=specs,
+        automation_condition=when_deps_passed(),
+        freshness_policy=POLISHED_FRESHNESS,
         op_tags=K8sOpTags.medium(divider=4),
         kinds={"parquet", "polars"},
+        metadata=described_columns(key.to_user_string(), OUTPUT_SCHEMA, OUTPUT_DESCRIPTIONS),
         description=f"{network.network.capitalize()} series on a regular daily index, tested, gap-filled "
         "per variable and flagged value by value (rules in landing_zone/defs/stations/rules.py). "
         "Published only when its blocking checks pass.",
@@ -190,7 +207,30 @@ def polished_metadata(polished: pl.DataFrame, sources: int) -> dict[str, dg.Meta
     counts = polished.group_by("flag").len().sort("flag")
     return {
         "flags": dg.MetadataValue.json(dict(zip(counts["flag"], counts["len"].to_list(), strict=True))),
+        "flags_per_station": flags_per_station(polished),
         "duplicate_values": dg.MetadataValue.json(duplicate_summary(polished)),
         "sources": dg.MetadataValue.int(sources),
         "stations": dg.MetadataValue.int(polished["station"].n_unique()),
     }
+
+
+def provider_columns(key: dg.AssetKey, fmt: ProviderFormat) -> dict[str, Any]:
+    """Definition metadata describing a table parsed from a provider file, from its declared format."""
+    return described_columns(key.to_user_string(), fmt.table_schema, fmt.column_descriptions)
+
+
+def flags_per_station(polished: pl.DataFrame) -> dg.TableMetadataValue:
+    """Per station, how many values carry each flag other than ``ok``: where a reviewer looks first."""
+    from landing_zone.defs.stations.rules import FLAGS
+
+    flagged = [flag for flag in FLAGS if flag != "ok"]
+    counts = polished.filter(pl.col("flag") != "ok").group_by("station", "flag").len()
+    per_station: dict[str, dict[str, int]] = {}
+    for station, flag, count in counts.iter_rows():
+        per_station.setdefault(station, {})[flag] = count
+    rows = [
+        dg.TableRecord({"station": station, **{flag: per_station[station].get(flag, 0) for flag in flagged}})
+        for station in sorted(per_station)
+    ]
+    columns = [dg.TableColumn("station", "string")] + [dg.TableColumn(flag, "int") for flag in flagged]
+    return dg.MetadataValue.table(rows, schema=dg.TableSchema(columns=columns))

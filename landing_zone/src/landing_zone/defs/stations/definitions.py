@@ -5,8 +5,8 @@ A network is ``{network}/sync_plan`` (the provider's listing compared with the r
 ``{network}/stations`` (the station list), ``{network}/raw_observations`` (one dynamic partition per
 provider file, kept equal to the listing by ``{network}_sync_sensor``) and
 ``{network}/polished_timeseries`` (every raw partition polished into one daily series). The assets are
-built in :mod:`.assets`, the sensor in :mod:`.sensors`; listing, raw layer, plan, formats and polishing
-are plain modules beside them.
+built in :mod:`.assets`, the sensor in :mod:`.sensors`, the daily sync schedule in :mod:`.schedules`;
+listing, raw layer, plan, formats and polishing are plain modules beside them.
 """
 
 from typing import Annotated
@@ -15,7 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from landing_zone.component_attributes import PLAIN_NAME
-from landing_zone.defs.stations import assets, sensors
+from landing_zone.defs.stations import assets, schedules, sensors
 from landing_zone.defs.stations.keys import station_key
 from landing_zone.defs.stations.provider_formats import Network
 from landing_zone.defs.stations.sync_plan import NetworkPlan, plan_network
@@ -24,7 +24,7 @@ from shared.resources.storage import StorageResource
 
 
 class StationNetwork(dg.Component, dg.Model, dg.Resolvable):
-    """Sync plan, station list, raw observations, polished series and the sync sensor of one network."""
+    """Sync plan, station list, raw observations, polished series, sync sensor and schedule of a network."""
 
     network: Annotated[Network, PLAIN_NAME] = Field(
         description="meteo or hydro: names the asset keys, the source URL and the format."
@@ -67,4 +67,5 @@ class StationNetwork(dg.Component, dg.Model, dg.Resolvable):
                 assets.polished_asset(self),
             ],
             sensors=[sensors.sync_sensor(self)],
+            schedules=[schedules.sync_schedule(self)],
         )

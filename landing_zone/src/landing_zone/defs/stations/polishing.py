@@ -68,6 +68,19 @@ OUTPUT_SCHEMA = pl.Schema(
         "test": pl.String(),
     }
 )
+OUTPUT_DESCRIPTIONS = {
+    "station": "Station code of the provider",
+    "time": "Day of the value (UTC, midnight): one row per station, variable and day",
+    "observed_at": "When the reading used was taken (UTC); null for imputed or missing days",
+    "variable": "Variable name; its suffix is the unit of raw_value and value (_mm, _c, _pct, _hpa, _cm, "
+    "_m3s)",
+    "raw_value": "Value as the provider published it, in the variable's unit; null when none was",
+    "value": "Polished value in the variable's unit (corrected or imputed per flag); null when rejected "
+    "or missing",
+    "flag": "ok, duplicate, corrected, imputed, missing or rejected (rules.FLAGS)",
+    "test": "The test that set a flag other than ok (see rules.py); null for ok values",
+}
+"""Descriptions, with units, of :data:`OUTPUT_SCHEMA`'s columns."""
 
 
 def polish(

@@ -46,6 +46,9 @@ class ProviderColumn(BaseModel, frozen=True):
     )
     kind: ColumnKind = Field(default="text", description="text (string), number (Float64) or time.")
     unit: str = Field(default="", description="The entry of the units line under this column.")
+    description: str = Field(
+        default="", description="What the kept column holds, for the catalogue (the unit is appended)."
+    )
 
 
 class ProviderFormat(BaseModel, frozen=True):
@@ -89,24 +92,70 @@ class ProviderFormat(BaseModel, frozen=True):
         kept = {column.name: types[column.kind] for column in self.columns if column.name}
         return kept | {"source": pl.String(), "line": pl.Int64()}
 
+    @property
+    def column_descriptions(self) -> dict[str, str]:
+        """The kept columns' descriptions with their units (provenance columns are described in
+        :data:`shared.columns.COMMON`)."""
+        return {
+            column.name: f"{column.description} ({column.unit})"
+            if column.kind == "number" and column.unit
+            else column.description
+            for column in self.columns
+            if column.name and column.description
+        }
+
 
 METEO_FORMAT = ProviderFormat(
     name="meteo",
     encoding="cp1250",
     decimal_comma=True,
     columns=(
-        ProviderColumn(header="Kod stacji", name="station"),
+        ProviderColumn(header="Kod stacji", name="station", description="Station code of the provider"),
         ProviderColumn(header="Nazwa stacji"),
-        ProviderColumn(header="Data", name="time", kind="time"),
-        ProviderColumn(header="Opad", name="precipitation_mm", kind="number", unit="mm"),
-        ProviderColumn(header="Temperatura powietrza", name="air_temperature_c", kind="number", unit="°C"),
-        ProviderColumn(header="Wilgotność względna", name="relative_humidity_pct", kind="number", unit="%"),
-        ProviderColumn(header="Ciśnienie", name="air_pressure_hpa", kind="number", unit="hPa"),
         ProviderColumn(
-            header="Temperatura maksymalna", name="air_temperature_max_c", kind="number", unit="°C"
+            header="Data", name="time", kind="time", description="Observation day (UTC, midnight)"
         ),
         ProviderColumn(
-            header="Temperatura minimalna", name="air_temperature_min_c", kind="number", unit="°C"
+            header="Opad",
+            name="precipitation_mm",
+            kind="number",
+            unit="mm",
+            description="Daily precipitation total",
+        ),
+        ProviderColumn(
+            header="Temperatura powietrza",
+            name="air_temperature_c",
+            kind="number",
+            unit="°C",
+            description="Daily mean air temperature",
+        ),
+        ProviderColumn(
+            header="Wilgotność względna",
+            name="relative_humidity_pct",
+            kind="number",
+            unit="%",
+            description="Daily mean relative humidity",
+        ),
+        ProviderColumn(
+            header="Ciśnienie",
+            name="air_pressure_hpa",
+            kind="number",
+            unit="hPa",
+            description="Daily mean air pressure at the station",
+        ),
+        ProviderColumn(
+            header="Temperatura maksymalna",
+            name="air_temperature_max_c",
+            kind="number",
+            unit="°C",
+            description="Daily maximum air temperature",
+        ),
+        ProviderColumn(
+            header="Temperatura minimalna",
+            name="air_temperature_min_c",
+            kind="number",
+            unit="°C",
+            description="Daily minimum air temperature",
         ),
     ),
     time_format="%Y-%m-%d",
@@ -120,12 +169,30 @@ HYDRO_FORMAT = ProviderFormat(
     encoding="utf-8-sig",
     decimal_comma=True,
     columns=(
-        ProviderColumn(header="Kod", name="station"),
+        ProviderColumn(header="Kod", name="station", description="Gauge's station code of the provider"),
         ProviderColumn(header="Nazwa"),
         ProviderColumn(header="Rzeka"),
-        ProviderColumn(header="Data pomiaru", name="time", kind="time", unit="Europe/Warsaw"),
-        ProviderColumn(header="Stan wody", name="water_level_cm", kind="number", unit="cm"),
-        ProviderColumn(header="Przepływ", name="discharge_m3s", kind="number", unit="m3/s"),
+        ProviderColumn(
+            header="Data pomiaru",
+            name="time",
+            kind="time",
+            unit="Europe/Warsaw",
+            description="Reading time in UTC (the provider writes Europe/Warsaw local time)",
+        ),
+        ProviderColumn(
+            header="Stan wody",
+            name="water_level_cm",
+            kind="number",
+            unit="cm",
+            description="Water level above the gauge datum",
+        ),
+        ProviderColumn(
+            header="Przepływ",
+            name="discharge_m3s",
+            kind="number",
+            unit="m3/s",
+            description="Discharge",
+        ),
     ),
     time_format="%Y-%m-%d %H:%M",
     time_zone="Europe/Warsaw",
@@ -138,12 +205,23 @@ STATION_LIST_FORMAT = ProviderFormat(
     decimal_comma=False,
     units_line=False,
     columns=(
-        ProviderColumn(header="Kod", name="code"),
-        ProviderColumn(header="Nazwa", name="name"),
-        ProviderColumn(header="Rzeka", name="river"),
-        ProviderColumn(header="Długość", name="lon", kind="number"),
-        ProviderColumn(header="Szerokość", name="lat", kind="number"),
-        ProviderColumn(header="Wysokość", name="elevation_m", kind="number"),
+        ProviderColumn(header="Kod", name="code", description="Station code of the provider"),
+        ProviderColumn(header="Nazwa", name="name", description="Station name"),
+        ProviderColumn(
+            header="Rzeka", name="river", description="River the station lies on (empty for meteo)"
+        ),
+        ProviderColumn(
+            header="Długość", name="lon", kind="number", unit="degrees", description="WGS84 longitude"
+        ),
+        ProviderColumn(
+            header="Szerokość", name="lat", kind="number", unit="degrees", description="WGS84 latitude"
+        ),
+        ProviderColumn(
+            header="Wysokość",
+            name="elevation_m",
+            kind="number",
+            description="Station elevation above sea level (m)",
+        ),
     ),
 )
 """``stations.csv`` of either network: code, name, river, WGS84 longitude and latitude, elevation."""

@@ -29,6 +29,16 @@ PLAN_SCHEMA = pl.Schema(
         "action": pl.String(),
     }
 )
+PLAN_DESCRIPTIONS = {
+    "source": "Partition key of the file in the raw layer (its name's stem)",
+    "name": "File name in the provider's directory",
+    "url": "Where the provider publishes the file; null for a file gone from the provider",
+    "size": "Size of the stored raw copy in bytes; null for a file not stored yet",
+    "etag": "ETag of the stored raw copy's source; null when unknown",
+    "modified": "Last-Modified time of the stored raw copy's source (UTC); null when unknown",
+    "action": "What a sync does with the file: new, changed, unchanged or gone",
+}
+"""Descriptions of :data:`PLAN_SCHEMA`'s columns, for the catalogue."""
 
 
 @dataclass(frozen=True)
