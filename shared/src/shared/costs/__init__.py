@@ -1,0 +1,2 @@
+"""Cost attribution: what each materialisation consumed (CPU, memory, storage bytes, wall time) and what
+it cost on its node pool."""
