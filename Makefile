@@ -55,7 +55,6 @@ demo: env $(DAGSTER_HOME)/dagster.yaml $(SAMPLE_REGION)/truth/manifest.json
 		--select 'key:"discharge_model/*" and not key:"discharge_model/discharge_forecast" and not key:"discharge_model/forecast_verification"'
 	$(BIN)/python -m platform_dev.forecast_cycles
 	@$(BIN)/python -m platform_dev.listing
-	@$(BIN)/python -m shared.costs.report
 
 # Debian's QGIS for the QGIS client test (tests/integration/test_qgis_client.py), which runs it under the
 # system Python. Installed here when root with apt (CI, a fresh machine: about a minute); otherwise the

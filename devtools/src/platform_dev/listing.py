@@ -8,8 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from shared.resources.platform import storage_resource
-from shared.stac_outputs import ROOT_KEY, audit_catalogue, is_catalogue_key
-from shared.storage import ObjectInfo, Storage
+from shared.storage import ObjectInfo
 from shared.storage.layout import COG
 
 
@@ -28,28 +27,13 @@ def main() -> None:
     storage = storage_resource().get_storage()
     by_asset: dict[str, list[ObjectInfo]] = defaultdict(list)
     for info in storage.list():
-        if not is_catalogue_key(info.key):
-            by_asset[asset_of(info.key)].append(info)
+        by_asset[asset_of(info.key)].append(info)
     print(f"\nOutputs under {storage.url}:")
     for asset, objects in sorted(by_asset.items()):
         size = sum(info.size for info in objects) / 1e6
         example = objects[-1]
         hint = storage.gdal_path(example.key) if example.key.endswith(f".{COG}") else example.uri
         print(f"  {asset:<42} {len(objects):>4} objects {size:9.2f} MB  e.g. {hint}")
-    print_catalogue_audit(storage)
-
-
-def print_catalogue_audit(storage: Storage) -> None:
-    """The STAC acceptance in one line: every stored output reachable from the root, no dangling href."""
-    audit = audit_catalogue(storage)
-    print(
-        f"STAC: {audit.catalogued} objects catalogued, {len(audit.unreachable)} not reachable, "
-        f"{len(audit.dangling)} dangling hrefs (root: {storage.uri(ROOT_KEY)})"
-    )
-    for key in audit.unreachable[:10]:
-        print(f"  not reachable from the catalogue: {key}")
-    for href in audit.dangling[:10]:
-        print(f"  dangling href: {href}")
 
 
 if __name__ == "__main__":

@@ -39,7 +39,6 @@ from landing_zone.sources.http import (
 )
 from landing_zone.sources.s3 import s3_client, s3_failure
 from landing_zone.sources.urls import local_path, redact_url, scheme_of, split_s3_url
-from shared.storage import traffic
 from shared.workers import RetryPolicy
 
 if TYPE_CHECKING:
@@ -150,7 +149,6 @@ def fetch(
             origin = download(url, part, timeout_s, retry, guard)
         _verify(url, part, expected_size, expected_sha256)
         part_path.replace(destination)
-        traffic.count_read(part.size)  # the step's cost (shared.costs): downloads are bytes it read
     finally:
         part_path.unlink(missing_ok=True)
     return FetchResult(

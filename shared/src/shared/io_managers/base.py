@@ -11,16 +11,13 @@ from typing import Any, ClassVar, get_args, get_origin
 from dagster import (
     ConfigurableIOManager,
     DagsterInvariantViolationError,
-    InitResourceContext,
     InputContext,
     OutputContext,
     ResourceDependency,
 )
 
-from shared.costs.metadata import begin_input
-from shared.costs.meter import STEP_METER
 from shared.resources.storage import StorageResource
-from shared.storage import ObjectNotFoundError, Storage, traffic
+from shared.storage import ObjectNotFoundError, Storage
 from shared.storage.layout import AssetLocation
 
 
@@ -35,10 +32,6 @@ class StorageIOManager(ConfigurableIOManager):
 
     extension: ClassVar[str] = "bin"
     """File extension of stored objects; each subclass names its format's."""
-
-    def setup_for_execution(self, context: InitResourceContext) -> None:
-        """A step process or an in-process run starts: restart the cost meter (:mod:`shared.costs`)."""
-        STEP_METER.restart()
 
     @property
     def store(self) -> Storage:
@@ -61,22 +54,12 @@ class StorageIOManager(ConfigurableIOManager):
         return self.output_location(context).key(self.extension)
 
     def require(self, key: str, context: InputContext) -> None:
-        """Fail with the asset and URI named when an upstream object is missing.
-
-        Every input load passes here first, so this is also where the consuming step's cost meter starts.
-        """
-        begin_input(context)
+        """Fail with the asset and URI named when an upstream object is missing."""
         if not self.store.exists(key):
             raise ObjectNotFoundError(
                 f"{context.asset_key.to_user_string()}: nothing stored at {self.store.uri(key)}; "
                 "materialise the upstream asset (partition) first"
             )
-
-    def count_direct_read(self, key: str) -> None:
-        """A reader opens the stored object itself (a lazy polars scan, GDAL on ``/vsis3/``), bypassing the
-        storage API's byte counts: count the object whole for the step's cost, an upper bound when the
-        reader fetches only some ranges."""
-        traffic.count_read(self.store.stat(key).size)
 
     def load_objects(
         self, context: InputContext, accepted: tuple[Any, ...], load: Callable[[str, Any], Any]

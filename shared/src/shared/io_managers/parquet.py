@@ -18,7 +18,6 @@ from dagster import InputContext, OutputContext
 from pydantic import BaseModel, Field
 
 from shared.columns import declared_descriptions, model_descriptions
-from shared.costs.metadata import output_cost_metadata
 from shared.io_managers.base import (
     StorageIOManager,
     UnsupportedAnnotationError,
@@ -32,7 +31,6 @@ from shared.io_managers.pydantic_frames import (
     model_of,
     models_to_frame,
 )
-from shared.stac_outputs import catalogue_partition
 from shared.storage.layout import PARQUET
 
 ALLOW_MISSING_PARTITIONS = "allow_missing_partitions"
@@ -59,14 +57,12 @@ class ParquetIOManager(StorageIOManager):
         started = time.perf_counter()
         with self.store.writer(key) as path:
             schema, rows, span = self._write(frame, path)
-        catalogue_partition(self.store, self.output_location(context))
         info = self.store.stat(key)
         descriptions = _model_descriptions(context, obj) | declared_descriptions(context.definition_metadata)
         context.add_output_metadata(
             object_metadata(info, time.perf_counter() - started)
             | table_metadata(schema, rows, descriptions)
             | span
-            | output_cost_metadata(context)
         )
 
     def load_input(self, context: InputContext) -> Any:
@@ -108,7 +104,6 @@ class ParquetIOManager(StorageIOManager):
         return frame.schema, frame.height, time_range(frame)
 
     def _scan(self, key: str) -> pl.LazyFrame:
-        self.count_direct_read(key)
         return pl.scan_parquet(self.store.polars_path(key), storage_options=self.store.polars_options())
 
     def _load_one(self, key: str, annotation: Any, context: InputContext) -> Any:

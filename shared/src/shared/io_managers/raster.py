@@ -26,12 +26,10 @@ from typing import Any, ClassVar
 from dagster import InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
-from shared.costs.metadata import output_cost_metadata
 from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata
 from shared.rasters.cog import RasterDescription, describe_raster
 from shared.rasters.handles import CogFile, StoredRaster, remove_stored
-from shared.stac_outputs import catalogue_partition
 from shared.storage.layout import COG
 
 _LOCAL_GDAL_OPTIONS = {"GDAL_PAM_ENABLED": "NO"}
@@ -60,11 +58,9 @@ class RasterIOManager(StorageIOManager):
         started = time.perf_counter()
         info = self.store.put_file(cog.path, key)
         remove_stored(cog)
-        catalogue_partition(self.store, self.output_location(context))
         context.add_output_metadata(
             object_metadata(info, time.perf_counter() - started, self.store.gdal_path(key))
             | raster_metadata(description)
-            | output_cost_metadata(context)
         )
 
     def load_input(self, context: InputContext) -> Any:
@@ -75,7 +71,6 @@ class RasterIOManager(StorageIOManager):
     def _load_one(self, key: str, annotation: Any, context: InputContext) -> StoredRaster | str:
         self.require(key, context)
         if not self.stage_inputs:
-            self.count_direct_read(key)
             stored = StoredRaster(self.store.uri(key), self.store.gdal_path(key), self.store.gdal_options())
             return stored.gdal_path if annotation is str else stored
         staging = Path(tempfile.mkdtemp(prefix="raster-input-"))

@@ -23,10 +23,8 @@ from dagster import InputContext, MetadataValue, OutputContext
 from pydantic import Field
 
 from shared.columns import declared_descriptions
-from shared.costs.metadata import output_cost_metadata
 from shared.io_managers.base import StorageIOManager, UnsupportedAnnotationError
 from shared.io_managers.metadata import object_metadata, table_metadata
-from shared.stac_outputs import catalogue_partition
 from shared.storage.layout import FLATGEOBUF as FLATGEOBUF_EXTENSION
 from shared.storage.layout import PARQUET
 from shared.vectors.formats import FlatGeobufError, read_geoparquet, write_flatgeobuf, write_geoparquet
@@ -56,14 +54,13 @@ class VectorIOManager(StorageIOManager):
         flatgeobuf_key = location.key(FLATGEOBUF_EXTENSION) if wants_flatgeobuf else None
         started = time.perf_counter()
         self._publish(obj, key, flatgeobuf_key, context.asset_key.to_user_string())
-        catalogue_partition(self.store, location)
         info = self.store.stat(key)
         metadata = object_metadata(info, time.perf_counter() - started, self.store.gdal_path(key))
         descriptions = declared_descriptions(context.definition_metadata)
         metadata |= table_metadata(obj.frame.schema, obj.frame.height, descriptions) | _layer_metadata(obj)
         if flatgeobuf_key:
             metadata |= self._flatgeobuf_metadata(flatgeobuf_key)
-        context.add_output_metadata(metadata | output_cost_metadata(context))
+        context.add_output_metadata(metadata)
 
     def load_input(self, context: InputContext) -> Any:
         return self.load_objects(context, (GeoFrame,), lambda key, _: self._load_one(key, context))

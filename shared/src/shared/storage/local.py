@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from shared.storage import traffic
 from shared.storage.base import ObjectInfo, ObjectNotFoundError, Storage, check_key
 
 _TEMP_MARK = ".tmp-"
@@ -53,19 +52,18 @@ class LocalStorage(Storage):
         try:
             yield staging
             staging.replace(destination)
-            traffic.count_written(destination.stat().st_size)
         finally:
             staging.unlink(missing_ok=True)
 
     @contextmanager
     def local_copy(self, key: str) -> Iterator[Path]:
-        yield self._read(key)
+        yield self._existing(key)
 
     def stage_files(
         self, keys: Sequence[str], directory: Path, spare_factor: float = 0.0, concurrency: int = 8
     ) -> tuple[Path, ...]:
         """The stored files themselves: they already are local, so copying would only cost disk."""
-        return tuple(self._read(key) for key in keys)
+        return tuple(self._existing(key) for key in keys)
 
     def put_file(self, local_path: Path, key: str) -> ObjectInfo:
         with self.writer(key) as staging:
@@ -73,7 +71,7 @@ class LocalStorage(Storage):
         return self.stat(key)
 
     def get_file(self, key: str, local_path: Path) -> Path:
-        source = self._read(key)
+        source = self._existing(key)
         local_path.parent.mkdir(parents=True, exist_ok=True)
         staging = local_path.with_name(f"{_TEMP_MARK}{uuid.uuid4().hex}-{local_path.name}")
         try:
@@ -84,7 +82,7 @@ class LocalStorage(Storage):
         return local_path
 
     def get_bytes(self, key: str) -> bytes:
-        return self._read(key).read_bytes()
+        return self._existing(key).read_bytes()
 
     def stat(self, key: str) -> ObjectInfo:
         path = self._existing(key)
@@ -105,12 +103,6 @@ class LocalStorage(Storage):
         except FileNotFoundError:
             return False
         return True
-
-    def _read(self, key: str) -> Path:
-        """The stored file, counted as read: whoever asks for it reads it (cost attribution)."""
-        path = self._existing(key)
-        traffic.count_read(path.stat().st_size)
-        return path
 
     def _existing(self, key: str) -> Path:
         path = self._path(key)

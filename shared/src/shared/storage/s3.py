@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import urlparse
 
-from shared.storage import traffic
 from shared.storage.base import (
     ObjectInfo,
     ObjectNotFoundError,
@@ -169,9 +168,7 @@ class S3Storage(Storage):
             if is_transient(error):
                 raise self._unavailable(error, key, action, self.max_attempts) from error
             raise StorageError(f"{action} {self.uri(key)} failed: {error}") from error
-        info = self.stat(key)
-        traffic.count_written(info.size)
-        return info
+        return self.stat(key)
 
     def get_file(self, key: str, local_path: Path) -> Path:
         local_path.parent.mkdir(parents=True, exist_ok=True)
@@ -201,7 +198,6 @@ class S3Storage(Storage):
         for attempt in range(1, self.max_attempts + 1):
             try:
                 self._read_rest(key, progress)
-                traffic.count_read(sink.tell())
                 return
             except Exception as error:
                 if _error_code(error) in _REPLACED_CODES:

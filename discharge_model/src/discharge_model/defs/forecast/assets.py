@@ -15,12 +15,10 @@ manager, which stores it last as ``part.parquet``: a reader that sees the table 
 """
 
 import datetime as dt
-import logging
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,8 +80,6 @@ from shared.columns import described_columns
 from shared.forecast_runs import run_start
 from shared.freshness import FORECAST_FRESHNESS
 from shared.k8s import K8sOpTags
-from shared.picture_metadata import picture_metadata
-from shared.pictures import hydrograph_png
 from shared.resources.platform import PARQUET_IO_MANAGER, TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
 from shared.storage import ObjectNotFoundError, Storage
@@ -354,8 +350,7 @@ def forecast_verification(
         codes = gauges.filter(pl.col("catchment_id").is_not_null())["gauge"].to_list()
         forecasts, runs = stored_forecasts(store, codes)
         polished, _ = read_gauge_discharge(store, AssetLocation.for_partition(HYDRO_POLISHED), codes)
-    observed = valid_discharge(polished, codes)
-    table = verification_table(forecasts, observed)
+    table = verification_table(forecasts, valid_discharge(polished, codes))
     if table.is_empty():
         context.log.warning(f"{runs} stored forecast(s) of {region}: none has an observed day yet")
     medians = median_nse(table)
@@ -369,71 +364,7 @@ def forecast_verification(
         for lead, value in per_lead.items():
             if value is not None:
                 metadata[f"median_nse_{name}_lead{lead}"] = dg.MetadataValue.float(value)
-    metadata |= hydrographs(table, forecasts, observed, context.log)
     return dg.Output(table, metadata=metadata)
-
-
-def hydrographs(
-    table: pl.DataFrame, forecasts: pl.DataFrame, observed: pl.DataFrame, log: logging.Logger
-) -> dict[str, Any]:
-    """``hydrograph_{gauge}`` pictures of the :data:`HYDROGRAPH_GAUGES` gauges with the most scored
-    forecasts (none drawn is no failure: :func:`shared.picture_metadata.picture_metadata`)."""
-    ranked = (
-        table.group_by("gauge")
-        .agg(pl.col("forecasts").sum())
-        .sort("forecasts", "gauge", descending=[True, False])
-    )
-    metadata: dict[str, Any] = {}
-    for gauge in ranked["gauge"].head(HYDROGRAPH_GAUGES):
-        metadata |= picture_metadata(
-            partial(lead_day_hydrograph, forecasts, observed, gauge),
-            f"gauge {gauge}: observed and day-1 forecasts",
-            log,
-            key=f"hydrograph_{gauge}",
-        )
-    return metadata
-
-
-HYDROGRAPH_GAUGES = 2
-"""Gauges with a hydrograph in the verification's metadata: those with the most scored forecasts."""
-HYDROGRAPH_LEAD_IN = dt.timedelta(days=30)
-"""Observed days drawn before the first forecast day, so the forecasts are seen against the recession
-or rise they continue."""
-
-
-def lead_day_hydrograph(
-    forecasts: pl.DataFrame, observed: pl.DataFrame, gauge: str, lead_day: int = 1
-) -> bytes:
-    """Observed discharge at ``gauge`` against the issued, open-loop and persistence forecasts of one lead
-    day, on the observed days from :data:`HYDROGRAPH_LEAD_IN` before the first forecast day to the last:
-    how the day-ahead forecast followed the river."""
-    own = (
-        forecasts.filter(pl.col("gauge") == gauge, pl.col("lead_day") == lead_day)
-        .group_by("date")
-        .agg(pl.col(list(FORECAST_LABELS)).last())
-    )
-    first: dt.date = own["date"].min()  # type: ignore[assignment]  # a Date column's minimum
-    last: dt.date = own["date"].max()  # type: ignore[assignment]
-    days = (
-        observed.filter(pl.col("gauge") == gauge, pl.col("date").is_between(first - HYDROGRAPH_LEAD_IN, last))
-        .join(own, on="date", how="left")
-        .sort("date")
-    )
-    simulated = {label: days[column].cast(pl.Float64).to_numpy() for column, label in FORECAST_LABELS.items()}
-    return hydrograph_png(
-        days["date"].to_list(),
-        days["observed_m3s"].to_numpy(),
-        simulated,
-        f"gauge {gauge}, lead day {lead_day}",
-    )
-
-
-FORECAST_LABELS = {
-    "corrected_m3s": "issued",
-    "discharge_m3s": "open-loop model",
-    "last_observed_m3s": "persistence",
-}
-"""The forecasts drawn in a hydrograph, by column."""
 
 
 def stored_forecasts(store: Storage, gauges: list[str]) -> tuple[pl.DataFrame, int]:

@@ -56,7 +56,6 @@ from shared.assets.discharge_model import (
 )
 from shared.assets.landing_zone import REGIONS
 from shared.columns import described_columns
-from shared.costs.metadata import asset_cost_metadata
 from shared.k8s import K8sOpTags
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.platform import PARQUET_IO_MANAGER
@@ -239,7 +238,6 @@ def lstm_model(
     }
     if trained.log.validation_median_nse is not None:
         metadata["validation_median_nse"] = dg.MetadataValue.float(trained.log.validation_median_nse)
-    metadata |= asset_cost_metadata(context)
     return dg.MaterializeResult(metadata=metadata, data_version=dg.DataVersion(run_id))
 
 

@@ -60,8 +60,6 @@ from shared.columns import described_columns
 from shared.io_managers.vector import FLATGEOBUF
 from shared.k8s.op_tags import K8sOpTags
 from shared.partitions import BY_REGION
-from shared.picture_metadata import picture_metadata
-from shared.pictures import catchments_png
 from shared.publication import keep_candidate_file, publish_if_passed
 from shared.rasters.gdal_cache import DEFAULT_GDAL_CACHE_MB, gdal_cache_step_env
 from shared.rasters.handles import CogFile, StoredRaster
@@ -383,7 +381,6 @@ def reach_catchments(
     grid = read_grid(directions)
     layer = reach_catchments_on_grid(reaches, grid)
     metadata = {"catchments": layer.frame.height, "area_km2": layer.frame["area_km2"].sum()}
-    metadata |= picture_metadata(lambda: catchments_png(layer.geometries()), "reach catchments", context.log)
     results = audit_reach_catchments(reaches, layer, outlet_basin_km2(reaches, grid))
     yield from _publish_if_passed(
         context, storage, REACH_CATCHMENTS, layer, results, CATCHMENT_CHECK_SPECS, metadata
@@ -416,11 +413,6 @@ def progressive_catchments(
 
     layer = progressive_layer(catchments)
     metadata = {"largest_km2": layer.frame["progressive_area_km2"].max()}
-    metadata |= picture_metadata(
-        lambda: catchments_png(catchments.geometries(), layer.geometries()),
-        "reach catchments over progressive catchments by area",
-        context.log,
-    )
     results = list(duckdb.check_frame(PROGRESSIVE_CATCHMENTS, PROGRESSIVE_CHECKS, layer.attributes))
     yield from _publish_if_passed(
         context, storage, PROGRESSIVE_CATCHMENTS, layer, results, PROGRESSIVE_CHECK_SPECS, metadata

@@ -24,8 +24,6 @@ from shared.automation import when_deps_passed
 from shared.columns import described_columns
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
-from shared.picture_metadata import picture_metadata
-from shared.pictures import hillshade_png
 from shared.publication import (
     keep_candidate_file,
     publish_if_passed,
@@ -169,7 +167,6 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         )
         from shared.publication import published_table
         from shared.regions import region
-        from shared.stac_outputs import catalogue_partition
         from shared.workers import RetryPolicy, WorkerPool
 
         key = pipeline.key("converted_tiles")
@@ -215,7 +212,6 @@ def converted_tiles_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         kept = [table] + ([previous] if previous is not None else [])
         for stale in unreferenced_objects(store, location.folder, kept, "cog_key"):
             store.delete(stale)
-        catalogue_partition(store, location)  # the item stored with the table listed those versions too
 
     return converted_tiles
 
@@ -261,9 +257,7 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
             key,
             results,
             specs,
-            dg.Output(
-                CogFile(cog), metadata=preview(str(cog), f"hillshade of {key.to_user_string()}", context)
-            ),
+            dg.Output(CogFile(cog)),
             lambda: keep_candidate_file(store, location, cog, COG),
             store,
             location,
@@ -271,11 +265,6 @@ def consolidated_asset(pipeline: "ElevationPipeline") -> dg.AssetsDefinition:
         )
 
     return consolidated
-
-
-def preview(cog: str, alt: str, context: dg.AssetExecutionContext) -> dict[str, Any]:
-    """A hillshade thumbnail of the COG, read through its overviews (nothing when it cannot be drawn)."""
-    return picture_metadata(lambda: hillshade_png(cog), alt, context.log)
 
 
 def _skipped_rows(raw: pl.DataFrame, partition: dict[str, str], schema: dict[str, Any]) -> pl.DataFrame:

@@ -69,7 +69,6 @@ def retire_sheet(
 ) -> dict[str, int]:
     """Tombstone a withdrawn sheet's raw tiles and delete its converted layer; returns the counts."""
     from shared.publication import published_table
-    from shared.stac_outputs import catalogue_partition
 
     table = published_table(storage, raw)
     retired = write_tombstones(storage, raw, table, reason)
@@ -77,6 +76,4 @@ def retire_sheet(
     # the sheet again, nothing says it is already materialised, so it runs again.
     storage.delete(raw.key(PARQUET))
     deleted = sum(storage.delete(info.key) for info in list(storage.list(converted.folder)))
-    for location in (raw, converted):  # their catalogue items would point at what is deleted
-        catalogue_partition(storage, location)
     return {"tombstoned_tiles": len(retired), "deleted_converted_objects": deleted}

@@ -30,7 +30,6 @@ from landing_zone.defs.forecasts.raw_runs import (
 from landing_zone.resources.sources import SourcesResource
 from landing_zone.sources import SourceNotFound, fetch
 from shared.assets.landing_zone import FORECAST_RUNS
-from shared.costs.metadata import asset_cost_metadata
 from shared.k8s.op_tags import K8sOpTags
 from shared.resources.platform import TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
@@ -88,6 +87,5 @@ def grib_raw(
             "grib_messages": dg.MetadataValue.int(framing.messages),
             "grib_framing": framing.problem or "complete",
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
-            **asset_cost_metadata(context),
         }
     )

@@ -59,7 +59,6 @@ from landing_zone.defs.forecasts.raw_runs import GRIB_EXTENSION, run_of
 from shared.assets.landing_zone import DTM_CONSOLIDATED, FORECAST_RUNS, REGIONS
 from shared.automation import when_dep_passed
 from shared.columns import described_columns
-from shared.costs.metadata import asset_cost_metadata
 from shared.freshness import FORECAST_FRESHNESS
 from shared.k8s.op_tags import K8sOpTags
 from shared.publication import failed_blocking, reject
@@ -68,7 +67,6 @@ from shared.rasters.handles import StoredRaster
 from shared.regions import Region, platform_regions, region, regions_file
 from shared.resources.platform import TRANSIENT_STEP_RETRY
 from shared.resources.storage import StorageResource
-from shared.stac_outputs import catalogue_partition
 from shared.storage import Storage
 from shared.storage.layout import COG, AssetLocation, partition_dimensions
 
@@ -194,7 +192,6 @@ def grib_fields(
             ),
             "duration_s": dg.MetadataValue.float(round(time.perf_counter() - started, 3)),
         }
-        | asset_cost_metadata(context)
     )
 
 
@@ -279,7 +276,6 @@ def publish(store: Storage, partition_key: str, cogs: dict[str, FieldCog], manif
         if variable.name not in cogs:
             store.delete(location.key(COG, name=variable.name))
     write_manifest(store, FORECAST_GRIB_FIELDS.path, partition_key, manifest)
-    catalogue_partition(store, location)
 
 
 def fields_metadata(

@@ -34,8 +34,6 @@ from shared.automation import when_deps_passed
 from shared.columns import described_columns
 from shared.io_managers.parquet import ALLOW_MISSING_PARTITIONS
 from shared.k8s import K8sOpTags
-from shared.picture_metadata import picture_metadata
-from shared.pictures import series_png
 from shared.publication import publish_table_if_passed
 from shared.resources.duckdb_checks import DuckDBChecksResource
 from shared.resources.storage import StorageResource
@@ -163,10 +161,7 @@ def polished_asset(network: "StationNetwork") -> dg.AssetsDefinition:
         "Published only when its blocking checks pass.",
     )
     def polished_timeseries(
-        context: dg.AssetExecutionContext,
-        storage: StorageResource,
-        duckdb: DuckDBChecksResource,
-        raw: dict[str, pl.DataFrame],
+        storage: StorageResource, duckdb: DuckDBChecksResource, raw: dict[str, pl.DataFrame]
     ) -> Iterator[dg.AssetCheckResult | dg.Output[pl.DataFrame]]:
         from landing_zone.defs.stations.polishing import polish
 
@@ -179,10 +174,7 @@ def polished_asset(network: "StationNetwork") -> dg.AssetsDefinition:
             results,
             specs,
             polished,
-            polished_metadata(polished, len(tables))
-            | picture_metadata(
-                lambda: series_png(polished), "raw vs polished, most flagged series", context.log
-            ),
+            polished_metadata(polished, len(tables)),
             store,
             location,
         )
